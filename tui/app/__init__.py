@@ -1,0 +1,1 @@
+"""The Textual app: screens, widgets and styles (no botocore, never the local engine)."""

@@ -1,0 +1,1 @@
+"""The embedded CodePipeline-compatible engine and its AWS-compatible endpoint."""

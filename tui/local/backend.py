@@ -1,0 +1,50 @@
+"""Everything one endpoint serves, opened from one data dir.
+
+The API layer (`tui.local.api`) is built from a `Backend`: the JSON services it routes
+`X-Amz-Target` requests to, and the S3 object store it serves path-style. A JSON service is
+any object with a `target_prefix` (the `X-Amz-Target` prefix, e.g. `CodePipeline_20150709`),
+a `service_name` (botocore's name, whose model validates requests) and one method per
+operation it implements, named in snake_case (`CreatePipeline` -> `create_pipeline`), taking
+the request dict and returning the response dict (or a coroutine of it).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tui.local.clock import Clock
+from tui.local.engine.db import open_database
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "000000000000"
+
+
+@dataclass
+class Backend:
+    data_dir: Path
+    clock: Clock
+    db: sqlite3.Connection
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
+    json_services: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    async def open(
+        cls,
+        data_dir: Path,
+        clock: Clock | None = None,
+        region: str = DEFAULT_REGION,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> Backend:
+        data_dir = data_dir.resolve()
+        backend = cls(data_dir, clock or Clock(), open_database(data_dir), region, account)
+        return backend
+
+    def add_service(self, service: Any) -> None:
+        self.json_services[service.target_prefix] = service
+
+    async def close(self) -> None:
+        self.db.close()

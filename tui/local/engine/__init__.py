@@ -1,0 +1,1 @@
+"""The engine: pipeline state machine, action providers, stores for objects, logs and events."""
