@@ -1,0 +1,432 @@
+"""CloudWatch Logs data: log groups, log streams and their events, in the shared SQLite database.
+
+This is the state behind GetLogEvents, FilterLogEvents, DescribeLogGroups and
+DescribeLogStreams; their wire API lives elsewhere. Action providers write here through
+`ActionJob.log`, one line per event.
+
+Decisions recorded here:
+
+- Every event gets a per-stream sequence number `seq`, 0, 1, 2, ... in append order, plus
+  `timestamp_ms` (when the line was written, by the engine clock, or the caller's time) and
+  `ingestion_ms` (when it was stored, by the engine clock). Events of one stream are ordered
+  by `(timestamp_ms, seq)` as CloudWatch orders them by timestamp; `seq` breaks ties in
+  append order. Engine-written streams have non-decreasing timestamps, so both orders agree.
+- `read(start_seq=...)` pages in append order: the next call starts at `last.seq + 1`. It is
+  the cursor for tailing a stream. `get_events` pages in `(timestamp_ms, seq)` order by
+  keyset (`after`/`before` an `EventPosition`), which is what GetLogEvents tokens need;
+  `filter_events` interleaves a group's streams by `(timestamp_ms, stream, seq)`.
+- [I] Empty lines are stored as empty messages (CloudWatch's PutLogEvents would refuse them,
+  but a build's blank output lines are part of its log). Messages are never truncated.
+- [I] An event id (FilterLogEvents `eventId`) is the stream's row id and the event's `seq`,
+  as digits: unique, stable, and ordered like the events.
+- `ensure_group`/`ensure_stream` are idempotent (the engine calls them before a run);
+  appending to a stream that does not exist is CloudWatch's ResourceNotFoundException.
+- One LogStore per database: it caches stream ids and the next `seq` of each stream it
+  appends to. Everything is committed when a call returns, so it survives a restart.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from tui.local.clock import Clock
+from tui.local.engine.db import transaction
+from tui.model.errors import ResourceNotFoundException
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS logs_groups (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS logs_streams (
+    id INTEGER PRIMARY KEY,
+    group_id INTEGER NOT NULL REFERENCES logs_groups(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    UNIQUE (group_id, name)
+);
+CREATE TABLE IF NOT EXISTS logs_events (
+    stream_id INTEGER NOT NULL REFERENCES logs_streams(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    group_id INTEGER NOT NULL,
+    timestamp_ms INTEGER NOT NULL,
+    ingestion_ms INTEGER NOT NULL,
+    message TEXT NOT NULL,
+    PRIMARY KEY (stream_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS logs_events_by_time ON logs_events (stream_id, timestamp_ms, seq);
+CREATE INDEX IF NOT EXISTS logs_events_by_group_time
+    ON logs_events (group_id, timestamp_ms, stream_id, seq);
+"""
+
+# GetLogEvents and FilterLogEvents return at most 10 000 events a page.
+MAX_PAGE = 10_000
+
+# (timestamp_ms, seq): an event's place in its stream's time order.
+EventPosition = tuple[int, int]
+# (timestamp_ms, stream id, seq): an event's place in its group's interleaved time order.
+FilterPosition = tuple[int, int, int]
+
+
+def group_arn(region: str, account: str, group: str) -> str:
+    return f"arn:aws:logs:{region}:{account}:log-group:{group}"
+
+
+def stream_arn(region: str, account: str, group: str, stream: str) -> str:
+    return f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{stream}"
+
+
+@dataclass(frozen=True)
+class LogEvent:
+    group: str
+    stream: str
+    seq: int
+    timestamp_ms: int
+    ingestion_ms: int
+    message: str
+    stream_id: int
+
+    @property
+    def position(self) -> EventPosition:
+        return (self.timestamp_ms, self.seq)
+
+    @property
+    def filter_position(self) -> FilterPosition:
+        return (self.timestamp_ms, self.stream_id, self.seq)
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.stream_id:016d}{self.seq:020d}"
+
+
+@dataclass(frozen=True)
+class LogGroupInfo:
+    name: str
+    created_ms: int
+    stored_bytes: int
+
+
+@dataclass(frozen=True)
+class LogStreamInfo:
+    group: str
+    name: str
+    created_ms: int
+    first_event_ms: int | None
+    last_event_ms: int | None
+    last_ingestion_ms: int | None
+    stored_bytes: int
+    event_count: int
+
+
+@dataclass(frozen=True)
+class FilterPage:
+    events: list[LogEvent]
+    # Where the next page starts, or None when every matching event was returned.
+    next_after: FilterPosition | None
+
+
+_EVENT_COLUMNS = "e.seq, e.timestamp_ms, e.ingestion_ms, e.message, e.stream_id"
+
+
+class LogStore:
+    def __init__(self, db: sqlite3.Connection, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        db.executescript(SCHEMA)
+        self._stream_ids: dict[tuple[str, str], tuple[int, int]] = {}
+        self._next_seq: dict[int, int] = {}
+
+    stream_arn = staticmethod(stream_arn)
+    group_arn = staticmethod(group_arn)
+
+    def _now_ms(self) -> int:
+        return int(self._clock.now() * 1000)
+
+    # --- groups and streams -----------------------------------------------------------
+
+    def ensure_group(self, name: str) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO logs_groups (name, created_ms) VALUES (?, ?)",
+            (name, self._now_ms()),
+        )
+
+    def ensure_stream(self, group: str, stream: str) -> None:
+        """Creates the stream, and its group if needed; does nothing if both exist."""
+        self.ensure_group(group)
+        self._db.execute(
+            "INSERT OR IGNORE INTO logs_streams (group_id, name, created_ms) "
+            "SELECT id, ?, ? FROM logs_groups WHERE name = ?",
+            (stream, self._now_ms(), group),
+        )
+
+    def group_exists(self, name: str) -> bool:
+        return self._group_id(name) is not None
+
+    def stream_exists(self, group: str, stream: str) -> bool:
+        return self._find_stream(group, stream) is not None
+
+    def _group_id(self, name: str) -> int | None:
+        row = self._db.execute("SELECT id FROM logs_groups WHERE name = ?", (name,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def _find_stream(self, group: str, stream: str) -> tuple[int, int] | None:
+        cached = self._stream_ids.get((group, stream))
+        if cached is not None:
+            return cached
+        row = self._db.execute(
+            "SELECT g.id, s.id FROM logs_streams s JOIN logs_groups g ON g.id = s.group_id "
+            "WHERE g.name = ? AND s.name = ?",
+            (group, stream),
+        ).fetchone()
+        if row is None:
+            return None
+        ids = (int(row[0]), int(row[1]))
+        self._stream_ids[(group, stream)] = ids
+        return ids
+
+    def _require_stream(self, group: str, stream: str) -> tuple[int, int]:
+        ids = self._find_stream(group, stream)
+        if ids is None:
+            if self._group_id(group) is None:
+                raise ResourceNotFoundException("The specified log group does not exist.")
+            raise ResourceNotFoundException("The specified log stream does not exist.")
+        return ids
+
+    # --- writing ----------------------------------------------------------------------
+
+    def append(
+        self, group: str, stream: str, message: str, timestamp_ms: int | None = None
+    ) -> None:
+        """Appends one event (one line) to an existing stream."""
+        self.put_events(
+            group, stream, [(self._now_ms() if timestamp_ms is None else timestamp_ms, message)]
+        )
+
+    def append_many(
+        self, group: str, stream: str, messages: Iterable[str], timestamp_ms: int | None = None
+    ) -> int:
+        """Appends many lines stamped with one time, in one transaction; returns how many."""
+        stamp = self._now_ms() if timestamp_ms is None else timestamp_ms
+        return self.put_events(group, stream, ((stamp, message) for message in messages))
+
+    def put_events(self, group: str, stream: str, events: Iterable[tuple[int, str]]) -> int:
+        """Appends `(timestamp_ms, message)` events in order, in one transaction."""
+        group_id, stream_id = self._require_stream(group, stream)
+        seq = self._next_seq.get(stream_id)
+        if seq is None:
+            row = self._db.execute(
+                "SELECT MAX(seq) FROM logs_events WHERE stream_id = ?", (stream_id,)
+            ).fetchone()
+            seq = 0 if row[0] is None else int(row[0]) + 1
+        ingestion = self._now_ms()
+        rows = []
+        for timestamp, message in events:
+            rows.append((stream_id, seq, group_id, int(timestamp), ingestion, message))
+            seq += 1
+        if not rows:
+            return 0
+        sql = (
+            "INSERT INTO logs_events (stream_id, seq, group_id, timestamp_ms, ingestion_ms, message) "
+            "VALUES (?, ?, ?, ?, ?, ?)"
+        )
+        if len(rows) == 1 or self._db.in_transaction:
+            self._db.executemany(sql, rows)
+        else:
+            with transaction(self._db):
+                self._db.executemany(sql, rows)
+        self._next_seq[stream_id] = seq
+        return len(rows)
+
+    # --- reading ----------------------------------------------------------------------
+
+    @staticmethod
+    def _events(group: str, stream: str, rows: list[Any]) -> list[LogEvent]:
+        return [
+            LogEvent(group, stream, int(r[0]), int(r[1]), int(r[2]), str(r[3]), int(r[4]))
+            for r in rows
+        ]
+
+    def read(
+        self, group: str, stream: str, *, start_seq: int = 0, limit: int = MAX_PAGE
+    ) -> list[LogEvent]:
+        """Events with `seq >= start_seq`, in append order, at most `limit` of them."""
+        _, stream_id = self._require_stream(group, stream)
+        rows = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM logs_events e WHERE e.stream_id = ? AND e.seq >= ? "
+            "ORDER BY e.seq LIMIT ?",
+            (stream_id, start_seq, limit),
+        ).fetchall()
+        return self._events(group, stream, rows)
+
+    def get_events(
+        self,
+        group: str,
+        stream: str,
+        *,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        after: EventPosition | None = None,
+        before: EventPosition | None = None,
+        limit: int = MAX_PAGE,
+        from_head: bool = True,
+    ) -> list[LogEvent]:
+        """A page of one stream's events in `(timestamp_ms, seq)` order (GetLogEvents).
+
+        `start_ms` is inclusive and `end_ms` exclusive, as in CloudWatch. `after`/`before`
+        are exclusive positions. `from_head=False` returns the last `limit` events of the
+        range (still oldest first), which is GetLogEvents without a token.
+        """
+        _, stream_id = self._require_stream(group, stream)
+        where = ["e.stream_id = ?"]
+        args: list[object] = [stream_id]
+        if start_ms is not None:
+            where.append("e.timestamp_ms >= ?")
+            args.append(start_ms)
+        if end_ms is not None:
+            where.append("e.timestamp_ms < ?")
+            args.append(end_ms)
+        if after is not None:
+            where.append("(e.timestamp_ms, e.seq) > (?, ?)")
+            args.extend(after)
+        if before is not None:
+            where.append("(e.timestamp_ms, e.seq) < (?, ?)")
+            args.extend(before)
+        direction = "ASC" if from_head else "DESC"
+        rows = self._db.execute(
+            f"SELECT {_EVENT_COLUMNS} FROM logs_events e WHERE {' AND '.join(where)} "
+            f"ORDER BY e.timestamp_ms {direction}, e.seq {direction} LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        if not from_head:
+            rows.reverse()
+        return self._events(group, stream, rows)
+
+    def filter_events(
+        self,
+        group: str,
+        *,
+        stream_names: list[str] | None = None,
+        stream_prefix: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+        after: FilterPosition | None = None,
+        limit: int = MAX_PAGE,
+        match: Callable[[str], bool] | None = None,
+        max_scan: int = 100_000,
+    ) -> FilterPage:
+        """A group's events interleaved across streams by time (FilterLogEvents).
+
+        `match` is the compiled filter pattern. At most `max_scan` events are examined per
+        call, so a rare pattern over a huge group returns a partial page with `next_after`.
+        """
+        group_id = self._group_id(group)
+        if group_id is None:
+            raise ResourceNotFoundException("The specified log group does not exist.")
+        where = ["e.group_id = ?"]
+        args: list[object] = [group_id]
+        if stream_names is not None:
+            where.append(f"s.name IN ({','.join('?' * len(stream_names))})")
+            args.extend(stream_names)
+        if stream_prefix is not None:
+            where.append("substr(s.name, 1, ?) = ?")
+            args.extend((len(stream_prefix), stream_prefix))
+        if start_ms is not None:
+            where.append("e.timestamp_ms >= ?")
+            args.append(start_ms)
+        if end_ms is not None:
+            where.append("e.timestamp_ms < ?")
+            args.append(end_ms)
+        base_sql = (
+            f"SELECT {_EVENT_COLUMNS}, s.name FROM logs_events e "
+            "JOIN logs_streams s ON s.id = e.stream_id WHERE "
+        )
+        order = " ORDER BY e.timestamp_ms, e.stream_id, e.seq LIMIT ?"
+        found: list[LogEvent] = []
+        position = after
+        scanned = 0
+        batch = min(max(limit, 100), 1000) if match is not None else limit
+        while True:
+            clauses = list(where)
+            batch_args = list(args)
+            if position is not None:
+                clauses.append("(e.timestamp_ms, e.stream_id, e.seq) > (?, ?, ?)")
+                batch_args.extend(position)
+            rows = self._db.execute(
+                base_sql + " AND ".join(clauses) + order, (*batch_args, batch)
+            ).fetchall()
+            for r in rows:
+                event = LogEvent(
+                    group, str(r[5]), int(r[0]), int(r[1]), int(r[2]), str(r[3]), int(r[4])
+                )
+                scanned += 1
+                position = event.filter_position
+                if match is None or match(event.message):
+                    found.append(event)
+                    if len(found) == limit:
+                        return FilterPage(found, position)
+                if scanned >= max_scan:
+                    return FilterPage(found, position)
+            if len(rows) < batch:
+                return FilterPage(found, None)
+
+    def describe_groups(
+        self, *, prefix: str | None = None, offset: int = 0, limit: int = 50
+    ) -> list[LogGroupInfo]:
+        """Log groups in name order (DescribeLogGroups)."""
+        rows = self._db.execute(
+            "SELECT g.name, g.created_ms, "
+            "(SELECT COALESCE(SUM(length(CAST(e.message AS BLOB))), 0) FROM logs_events e "
+            " WHERE e.group_id = g.id) "
+            "FROM logs_groups g WHERE substr(g.name, 1, ?) = ? ORDER BY g.name LIMIT ? OFFSET ?",
+            (len(prefix or ""), prefix or "", limit, offset),
+        ).fetchall()
+        return [LogGroupInfo(str(r[0]), int(r[1]), int(r[2])) for r in rows]
+
+    def describe_streams(
+        self,
+        group: str,
+        *,
+        prefix: str | None = None,
+        order_by: Literal["LogStreamName", "LastEventTime"] = "LogStreamName",
+        descending: bool = False,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> list[LogStreamInfo]:
+        """A group's streams with their event times (DescribeLogStreams)."""
+        group_id = self._group_id(group)
+        if group_id is None:
+            raise ResourceNotFoundException("The specified log group does not exist.")
+        direction = "DESC" if descending else "ASC"
+        order = (
+            f"s.name {direction}"
+            if order_by == "LogStreamName"
+            else f"COALESCE(last_event, -1) {direction}, s.name {direction}"
+        )
+        rows = self._db.execute(
+            "SELECT s.name, s.created_ms, "
+            "(SELECT MIN(timestamp_ms) FROM logs_events WHERE stream_id = s.id), "
+            "(SELECT MAX(timestamp_ms) FROM logs_events WHERE stream_id = s.id) AS last_event, "
+            "(SELECT ingestion_ms FROM logs_events WHERE stream_id = s.id ORDER BY seq DESC LIMIT 1), "
+            "(SELECT COALESCE(SUM(length(CAST(message AS BLOB))), 0) FROM logs_events WHERE stream_id = s.id), "
+            "(SELECT COUNT(*) FROM logs_events WHERE stream_id = s.id) "
+            "FROM logs_streams s WHERE s.group_id = ? AND substr(s.name, 1, ?) = ? "
+            f"ORDER BY {order} LIMIT ? OFFSET ?",
+            (group_id, len(prefix or ""), prefix or "", limit, offset),
+        ).fetchall()
+        return [
+            LogStreamInfo(
+                group=group,
+                name=str(r[0]),
+                created_ms=int(r[1]),
+                first_event_ms=None if r[2] is None else int(r[2]),
+                last_event_ms=None if r[3] is None else int(r[3]),
+                last_ingestion_ms=None if r[4] is None else int(r[4]),
+                stored_bytes=int(r[5]),
+                event_count=int(r[6]),
+            )
+            for r in rows
+        ]
