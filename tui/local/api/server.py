@@ -1,29 +1,50 @@
 """The aiohttp application: one port for every service.
 
-Requests carrying `X-Amz-Target: <Prefix>.<Operation>` go to the JSON service registered for
-that prefix; everything else is S3 (path-style). Every failure leaves through one funnel that
-turns it into an AWS-shaped error: never a 500 with a traceback.
+Routing, in order:
+1. `/_local/...`: the private control routes (`tui.local.api.control`).
+2. `X-Amz-Target: <Prefix>.<Operation>`: the JSON service registered under that prefix
+   (`Backend.add_service`). The operation must be PascalCase; when the service declares
+   `service_name` (botocore's name) it must be an operation of that model, and the request is
+   validated against the operation's input shape (`tui.local.api.shapes`) before the service
+   method (`operation_method(Operation)`, snake_case, called with the request dict, returning
+   the response dict or a coroutine of it) runs. A modelled operation the service has no
+   method for is an `UnknownOperationException` saying it is not implemented, after
+   validation.
+3. No target, RPCv2-CBOR shape (`POST /service/<Prefix>/operation/<Op>`, `application/cbor`):
+   a CBOR-encoded error saying the endpoint speaks the JSON protocol.
+4. No target: the SigV4 credential scope names the service. `s3`, or no SigV4 scope at all
+   (anonymous or presigned-v2 requests), goes to the S3 handler `backend.s3_api.handle(request)`
+   (S3's XML `NotImplemented` when none is registered); any other service named there without
+   a target is a clear `UnknownOperationException`.
+
+Every failure leaves through one funnel that turns it into an AWS-shaped error. Client input
+never causes a 500: an exception other than `AwsError` is a bug in a service, logged with its
+traceback and answered `InternalFailure` (500). A service may add headers to its errors with
+an optional `error_headers(error) -> Mapping[str, str]` method (SQS's awsQueryCompatible
+header), or by setting `headers` on the error.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import re
-import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
+from tui.local.api import protocol, shapes
+from tui.local.api.control import control_routes
 from tui.local.backend import Backend
-from tui.model.errors import AwsError, SerializationException, UnknownOperationException
+from tui.model.errors import AwsError, UnknownOperationException
 
 log = logging.getLogger(__name__)
 
 BACKEND_KEY = web.AppKey("backend", Backend)
 
 _SNAKE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_S3_SCOPES = frozenset({"s3"})
 
 
 def operation_method(operation: str) -> str:
@@ -31,84 +52,162 @@ def operation_method(operation: str) -> str:
     return _SNAKE.sub("_", operation).lower()
 
 
-def _json_content_type(request: web.Request) -> str:
-    content_type = request.headers.get("Content-Type", "")
-    return (
-        content_type
-        if content_type.startswith("application/x-amz-json")
-        else "application/x-amz-json-1.1"
+def _internal_failure() -> AwsError:
+    return AwsError(
+        "The local endpoint failed to process the request; see its log.",
+        code="InternalFailure",
+        status=500,
     )
 
 
-def json_error(error: AwsError, request_id: str, content_type: str) -> web.Response:
-    body = {"__type": error.code, "message": error.message}
-    return web.Response(
-        status=error.status,
-        body=json.dumps(body).encode(),
-        headers={"x-amzn-RequestId": request_id, "Content-Type": content_type},
-    )
+def _default_content_type(service_name: str | None) -> str:
+    if service_name is None:
+        return protocol.JSON_1_1
+    return f"application/x-amz-json-{shapes.json_version(service_name)}"
+
+
+def _service_error_headers(service: Any, error: AwsError) -> Mapping[str, str] | None:
+    hook = getattr(service, "error_headers", None)
+    if hook is None:
+        return None
+    try:
+        headers: Mapping[str, str] = hook(error)
+    except Exception:
+        log.exception("error_headers of %s failed for %s", type(service).__name__, error.code)
+        return None
+    return headers
+
+
+def _resolve_operation(
+    service: Any, prefix: str, operation: str, target: str
+) -> tuple[Any, shapes.OperationValidator | None]:
+    """The service method (None when not implemented) and the validator for the operation."""
+    if service is None:
+        raise UnknownOperationException(f"The local endpoint does not serve the target '{target}'.")
+    service_name: str | None = getattr(service, "service_name", None)
+    label = service_name or prefix
+    if not protocol.is_operation_name(operation):
+        raise UnknownOperationException(f"'{operation}' is not an operation of {label}.")
+    validator = None
+    if service_name is not None:
+        validator = shapes.operation_validator(service_name, operation)
+        if validator is None:
+            raise UnknownOperationException(f"{operation} is not an operation of {label}.")
+    method = getattr(service, operation_method(operation), None)
+    if not callable(method):
+        method = None
+        if validator is None:
+            raise UnknownOperationException(
+                f"Operation {operation} of {label} is not implemented by the local endpoint."
+            )
+    return method, validator
 
 
 async def handle_json(request: web.Request, target: str) -> web.Response:
-    request_id = str(uuid.uuid4())
-    content_type = _json_content_type(request)
+    request_id = protocol.new_request_id()
     backend = request.app[BACKEND_KEY]
-    prefix, _, operation = target.rpartition(".")
+    prefix, operation = protocol.split_target(target)
     service = backend.json_services.get(prefix)
+    content_type = protocol.response_content_type(
+        request, _default_content_type(getattr(service, "service_name", None))
+    )
     try:
-        if service is None or not operation:
-            raise UnknownOperationException(
-                f"The local endpoint does not serve the target '{target}'."
-            )
-        method = getattr(service, operation_method(operation), None)
+        method, validator = _resolve_operation(service, prefix, operation, target)
+        params = protocol.parse_body(await request.read())
+        if validator is not None:
+            validator.validate(params)
         if method is None:
             raise UnknownOperationException(
-                f"Operation {operation} of {prefix} is not implemented by the local endpoint."
+                f"Operation {operation} of {getattr(service, 'service_name', prefix)} is not "
+                "implemented by the local endpoint."
             )
-        raw = await request.read()
-        try:
-            params = json.loads(raw) if raw.strip() else {}
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise SerializationException(f"The request body is not valid JSON: {exc}") from None
-        if not isinstance(params, dict):
-            raise SerializationException("The request body must be a JSON object.")
         result = method(params)
         if inspect.isawaitable(result):
             result = await result
-        payload: dict[str, Any] = result if result is not None else {}
+        if result is None:
+            result = {}
+        if not isinstance(result, Mapping):
+            raise TypeError(f"{target} returned {type(result).__name__}, not a mapping")
+        return protocol.json_response(result, request_id, content_type)
+    except web.HTTPException:
+        raise
     except AwsError as error:
-        return json_error(error, request_id, content_type)
+        log.debug("%s -> %s: %s", target, error.code, error.message)
+        return protocol.json_error_response(
+            error, request_id, content_type, _service_error_headers(service, error)
+        )
     except Exception:
-        log.exception("unhandled error in %s", target)
-        internal = AwsError(
+        log.exception("unhandled error in %s (request %s)", target, request_id)
+        return protocol.json_error_response(_internal_failure(), request_id, content_type, None)
+
+
+def _missing_target(backend: Backend, scope: str) -> web.Response:
+    served = sorted(
+        name
+        for name in (getattr(s, "service_name", None) for s in backend.json_services.values())
+        if name
+    )
+    if scope in served:
+        message = (
+            f"Requests to {scope} must name their operation in the X-Amz-Target header "
+            "(the AWS JSON protocol)."
+        )
+    else:
+        offered = ", ".join([*served, "s3"])
+        message = f"The local endpoint does not serve {scope}; it serves {offered}."
+    return protocol.json_error_response(
+        UnknownOperationException(message), protocol.new_request_id(), protocol.JSON_1_1
+    )
+
+
+async def _handle_s3(request: web.Request, backend: Backend) -> web.StreamResponse:
+    s3 = getattr(backend, "s3_api", None)
+    if s3 is None:
+        unserved = AwsError("S3 is not served by this endpoint.", code="NotImplemented", status=501)
+        return protocol.s3_error_response(unserved, protocol.new_request_id(), request.path)
+    try:
+        response: web.StreamResponse = await s3.handle(request)
+        return response
+    except web.HTTPException:
+        raise
+    except AwsError as error:
+        return protocol.s3_error_response(error, protocol.new_request_id(), request.path)
+    except Exception:
+        request_id = protocol.new_request_id()
+        log.exception(
+            "unhandled error in S3 %s %s (request %s)", request.method, request.path, request_id
+        )
+        failure = AwsError(
             "The local endpoint failed to process the request; see its log.",
-            code="InternalFailure",
+            code="InternalError",
             status=500,
         )
-        return json_error(internal, request_id, content_type)
-    return web.Response(
-        body=json.dumps(payload).encode(),
-        headers={"x-amzn-RequestId": request_id, "Content-Type": content_type},
-    )
+        return protocol.s3_error_response(failure, request_id, request.path)
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
     target = request.headers.get("X-Amz-Target")
     if target is not None:
         return await handle_json(request, target)
-    backend = request.app[BACKEND_KEY]
-    s3 = getattr(backend, "s3_api", None)
-    if s3 is None:
-        unknown = UnknownOperationException(
-            "This request names no X-Amz-Target and S3 is not served here."
+    cbor = protocol.cbor_operation(request)
+    if cbor is not None:
+        prefix, operation = cbor
+        error = UnknownOperationException(
+            f"{prefix}.{operation} was sent with the RPCv2-CBOR protocol; the local endpoint "
+            "speaks the AWS JSON protocol (X-Amz-Target, application/x-amz-json-1.1). "
+            "Configure the client to use the JSON protocol."
         )
-        return json_error(unknown, str(uuid.uuid4()), "application/x-amz-json-1.1")
-    response: web.StreamResponse = await s3.handle(request)
-    return response
+        return protocol.cbor_error_response(error, protocol.new_request_id())
+    backend = request.app[BACKEND_KEY]
+    scope = protocol.credential_scope_service(request)
+    if scope is not None and scope not in _S3_SCOPES:
+        return _missing_target(backend, scope)
+    return await _handle_s3(request, backend)
 
 
 def build_app(backend: Backend) -> web.Application:
     app = web.Application(client_max_size=5 * 1024**3)
     app[BACKEND_KEY] = backend
+    app.add_routes(control_routes(backend))
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

@@ -1,0 +1,101 @@
+"""Private control routes under `/_local/` (not AWS; for tests, scripts and `pipetop demo`).
+
+No S3 bucket can be called `_local` (bucket names start with a letter or digit), so these
+never shadow an S3 path. Every answer is JSON; errors use the same `{"__type", "message"}`
+body as the AWS JSON protocols, with a 4xx status for bad input.
+
+- `GET /_local/health` -> 200 `{"status": "ok", "version": "<pipetop version>"}`.
+- `GET /_local/clock` -> 200 `{"now": <epoch seconds>, "manual": <bool>}`.
+- `POST /_local/clock/advance` with `{"seconds": N}` (a finite number >= 0) -> moves the
+  endpoint's `ManualClock` forward, firing every timer that falls due, and answers
+  200 `{"now": <epoch seconds>}`. Only for an endpoint started with a manual clock
+  (`pipetop local serve --manual-clock`); otherwise 400 `InvalidClockException`.
+- Any other `/_local/...` path: 404 `UnknownOperationException`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from importlib import metadata
+from typing import Any
+
+from aiohttp import web
+
+from tui.local.api import protocol
+from tui.local.backend import Backend
+from tui.local.clock import ManualClock
+from tui.model.errors import (
+    AwsError,
+    UnknownOperationException,
+    ValidationException,
+)
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/_local"
+_CONTENT_TYPE = "application/json"
+
+
+def pipetop_version() -> str:
+    try:
+        return metadata.version("pipetop")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _ok(payload: dict[str, Any]) -> web.Response:
+    return protocol.json_response(payload, protocol.new_request_id(), _CONTENT_TYPE)
+
+
+def _error(error: AwsError) -> web.Response:
+    return protocol.json_error_response(error, protocol.new_request_id(), _CONTENT_TYPE)
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    return protocol.parse_body(await request.read())
+
+
+def control_routes(backend: Backend) -> list[web.RouteDef]:
+    """The `/_local/...` routes of one endpoint (registered before the AWS catch-all)."""
+
+    async def health(request: web.Request) -> web.Response:
+        return _ok({"status": "ok", "version": pipetop_version()})
+
+    async def clock(request: web.Request) -> web.Response:
+        return _ok({"now": backend.clock.now(), "manual": isinstance(backend.clock, ManualClock)})
+
+    async def advance_clock(request: web.Request) -> web.Response:
+        try:
+            body = await _json_object(request)
+            seconds = body.get("seconds")
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise ValidationException("'seconds' must be a number of seconds.")
+            if not math.isfinite(seconds) or seconds < 0:
+                raise ValidationException("'seconds' must be a finite number >= 0.")
+            manual = backend.clock
+            if not isinstance(manual, ManualClock):
+                raise AwsError(
+                    "This endpoint runs on the real clock; only an endpoint started with "
+                    "--manual-clock can be advanced.",
+                    code="InvalidClockException",
+                    status=400,
+                )
+        except AwsError as error:
+            return _error(error)
+        manual.advance(float(seconds))
+        return _ok({"now": manual.now()})
+
+    async def unknown(request: web.Request) -> web.Response:
+        return _error(
+            UnknownOperationException(
+                f"No local control route {request.method} {request.path}.", status=404
+            )
+        )
+
+    return [
+        web.get(f"{PREFIX}/health", health),
+        web.get(f"{PREFIX}/clock", clock),
+        web.post(f"{PREFIX}/clock/advance", advance_clock),
+        web.route("*", PREFIX + "{tail:(/.*)?}", unknown),
+    ]
