@@ -13,10 +13,14 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui.local.clock import Clock
 from tui.local.engine.db import open_database
+
+if TYPE_CHECKING:
+    from tui.local.api.s3 import S3Api
+    from tui.local.engine.objects import ObjectStore
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "000000000000"
@@ -30,6 +34,9 @@ class Backend:
     region: str = DEFAULT_REGION
     account: str = DEFAULT_ACCOUNT
     json_services: dict[str, Any] = field(default_factory=dict)
+    # The S3 object store and the S3 REST API over it (set by `tui.local.assembly`).
+    objects: ObjectStore | None = None
+    s3_api: S3Api | None = None
 
     @classmethod
     async def open(
