@@ -676,7 +676,8 @@ def _check_on_failure(index: int, stage: StageDeclaration) -> None:
 def _check_condition(index: int, stage: StageDeclaration, place: str, condition: Condition) -> None:
     where = f"The {place} condition of stage '{stage.name}'"
     if condition.result is not None and condition.result not in _ALLOWED_RESULTS[place]:
-        allowed = " and ".join(sorted(_ALLOWED_RESULTS[place]))
+        *others, last = sorted(_ALLOWED_RESULTS[place])
+        allowed = f"{', '.join(others)} and {last}"
         raise InvalidStageDeclarationException(
             f"{where} has result {condition.result}; allowed results are {allowed}"
         )
