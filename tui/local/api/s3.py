@@ -163,6 +163,8 @@ def _operation_names() -> dict[tuple[str, str, str], str]:
         operation = model.operation_model(name)
         uri = operation.http["requestUri"]
         path, _, query = uri.partition("?")
+        if "{Bucket}" not in path and path != "/":
+            continue  # WriteGetObjectResponse: a different host, not this endpoint's routes
         scope = "object" if "{Key+}" in path else "bucket" if "{Bucket}" in path else "service"
         subs = [part for part in query.split("&") if part and "=" not in part]
         key = (operation.http["method"], scope, subs[0] if subs else "")

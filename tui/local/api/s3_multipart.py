@@ -8,8 +8,8 @@ CompleteMultipartUpload describes the whole object (FULL_OBJECT uploads), not th
 from __future__ import annotations
 
 import re
-from xml.etree.ElementTree import Element
 from typing import TYPE_CHECKING
+from xml.etree.ElementTree import Element
 
 from aiohttp import web
 

@@ -214,11 +214,7 @@ class MultipartUploads:
         self, upload: Upload, part_number: int, writer: BlobWriter, checksum_value: str | None
     ) -> Part:
         """Make the written bytes part `part_number` (replacing an earlier one)."""
-        writer.finish()
-        blob = self.store.adopt(writer.path) if writer.size else None
-        if blob is None:
-            writer.path.unlink(missing_ok=True)
-        writer.committed = True
+        blob = self.store.adopt_written(writer)
         part = Part(
             part_number, writer.etag, writer.size, self.store.clock.now(), checksum_value, blob
         )

@@ -264,7 +264,9 @@ class BlobWriter:
     def __init__(self, path: Path, checksum_algorithms: Iterable[str] = ()) -> None:
         self.path = path
         self.size = 0
-        self._file: BinaryIO | None = open(path, "xb")  # noqa: SIM115 - closed by finish/discard
+        # Opened on the first bytes: an empty object never touches the disk.
+        self._file: BinaryIO | None = None
+        self._finished = False
         self._md5 = hashlib.md5(usedforsecurity=False)
         self._checksums: dict[str, RunningChecksum] = {
             algorithm: new_checksum(algorithm) for algorithm in checksum_algorithms
@@ -272,7 +274,11 @@ class BlobWriter:
         self.committed = False
 
     def write(self, data: bytes) -> None:
-        assert self._file is not None, "write after finish"
+        assert not self._finished, "write after finish"
+        if not data:
+            return
+        if self._file is None:
+            self._file = open(self.path, "xb")  # noqa: SIM115 - closed by finish/discard
         self._file.write(data)
         self._md5.update(data)
         for running in self._checksums.values():
@@ -292,6 +298,7 @@ class BlobWriter:
 
     def finish(self) -> None:
         """Flush and fsync the bytes; no more writes."""
+        self._finished = True
         if self._file is not None:
             self._file.flush()
             os.fsync(self._file.fileno())
@@ -299,6 +306,7 @@ class BlobWriter:
             self._file = None
 
     def discard(self) -> None:
+        self._finished = True
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -549,11 +557,7 @@ class ObjectStore:
                 status=400,
                 fields={"ProposedSize": str(writer.size), "MaxSizeAllowed": str(MAX_OBJECT_SIZE)},
             )
-        writer.finish()
-        blob = self.adopt(writer.path) if writer.size else None
-        if blob is None:
-            writer.path.unlink(missing_ok=True)
-        writer.committed = True
+        blob = self.adopt_written(writer)
         try:
             return self._insert_version(
                 bucket,
@@ -581,8 +585,6 @@ class ObjectStore:
         content_type: str = DEFAULT_CONTENT_TYPE,
         metadata: dict[str, str] | None = None,
     ) -> StoredObject:
-        self.get_bucket(bucket)
-        validate_key(key)
         with self.begin_write() as writer:
             writer.write(data)
             return self.commit(writer, bucket, key, content_type=content_type, metadata=metadata)
@@ -973,6 +975,15 @@ class ObjectStore:
 
     def _new_blob_name(self) -> str:
         return uuid.uuid4().hex
+
+    def adopt_written(self, writer: BlobWriter) -> str | None:
+        """Make a writer's finished bytes a blob (None for no bytes: the shared empty file)."""
+        writer.committed = True
+        if not writer.size:
+            writer.discard()
+            return None
+        writer.finish()
+        return self.adopt(writer.path)
 
     def adopt(self, temp: Path) -> str:
         """Move a finished temp file into the blob directory; returns its blob name."""
