@@ -455,11 +455,14 @@ def test_list_start_after_and_limits(endpoint: Endpoint, s3: Any, bucket: str) -
     assert [o["Key"] for o in after["Contents"]] == ["c", "d"]
     assert after["StartAfter"] == "b"
     one = s3.list_objects_v2(Bucket=bucket, MaxKeys=1)
-    assert one["IsTruncated"] is True and one["KeyCount"] == 1
+    assert one["IsTruncated"] is True
+    assert one["KeyCount"] == 1
     exact = s3.list_objects_v2(Bucket=bucket, MaxKeys=4)
-    assert exact["IsTruncated"] is False and exact["KeyCount"] == 4
+    assert exact["IsTruncated"] is False
+    assert exact["KeyCount"] == 4
     none = s3.list_objects_v2(Bucket=bucket, MaxKeys=0)
-    assert none["KeyCount"] == 0 and "Contents" not in none
+    assert none["KeyCount"] == 0
+    assert "Contents" not in none
     v1 = s3.list_objects(Bucket=bucket, Marker="a", MaxKeys=2)
     assert [o["Key"] for o in v1["Contents"]] == ["b", "c"]
     assert v1["IsTruncated"] is True
@@ -481,11 +484,15 @@ def test_versioning_flow(endpoint: Endpoint, s3: Any, versioned: str) -> None:
     endpoint.advance(1)
     second = s3.put_object(Bucket=versioned, Key="doc", Body=b"v2")
     v1, v2 = first["VersionId"], second["VersionId"]
-    assert v1 != v2 and len(v1) == 32 and v1 != "null"
+    assert v1 != v2
+    assert len(v1) == 32
+    assert v1 != "null"
     latest = s3.get_object(Bucket=versioned, Key="doc")
-    assert latest["Body"].read() == b"v2" and latest["VersionId"] == v2
+    assert latest["Body"].read() == b"v2"
+    assert latest["VersionId"] == v2
     old = s3.get_object(Bucket=versioned, Key="doc", VersionId=v1)
-    assert old["Body"].read() == b"v1" and old["VersionId"] == v1
+    assert old["Body"].read() == b"v1"
+    assert old["VersionId"] == v1
     listed = s3.list_object_versions(Bucket=versioned)["Versions"]
     assert [(v["VersionId"], v["IsLatest"]) for v in listed] == [(v2, True), (v1, False)]
 
@@ -507,7 +514,8 @@ def test_versioning_flow(endpoint: Endpoint, s3: Any, versioned: str) -> None:
     assert [v["IsLatest"] for v in history["Versions"]] == [False, False]
 
     removed = s3.delete_object(Bucket=versioned, Key="doc", VersionId=marker)
-    assert removed["DeleteMarker"] is True and removed["VersionId"] == marker
+    assert removed["DeleteMarker"] is True
+    assert removed["VersionId"] == marker
     assert s3.get_object(Bucket=versioned, Key="doc")["Body"].read() == b"v2"
     s3.delete_object(Bucket=versioned, Key="doc", VersionId=v2)
     assert s3.get_object(Bucket=versioned, Key="doc")["Body"].read() == b"v1"
@@ -540,7 +548,8 @@ def test_suspended_versioning_replaces_the_null_version(s3: Any, bucket: str) ->
     assert [v["VersionId"] for v in versions] == ["null", kept]
     assert s3.get_object(Bucket=bucket, Key="doc", VersionId="null")["Body"].read() == b"s2"
     deleted = s3.delete_object(Bucket=bucket, Key="doc")
-    assert deleted["DeleteMarker"] is True and deleted["VersionId"] == "null"
+    assert deleted["DeleteMarker"] is True
+    assert deleted["VersionId"] == "null"
     history = s3.list_object_versions(Bucket=bucket)
     assert [v["VersionId"] for v in history["Versions"]] == [kept]
     assert [m["VersionId"] for m in history["DeleteMarkers"]] == ["null"]
@@ -576,7 +585,8 @@ def test_delete_objects(s3: Any, versioned: str) -> None:
         },
     )
     deleted = {d["Key"]: d for d in result["Deleted"]}
-    assert deleted["a"]["DeleteMarker"] is True and deleted["a"]["DeleteMarkerVersionId"]
+    assert deleted["a"]["DeleteMarker"] is True
+    assert deleted["a"]["DeleteMarkerVersionId"]
     assert deleted["b"]["VersionId"] == version_b
     assert [(e["Key"], e["Code"]) for e in result["Errors"]] == [("c", "InvalidArgument")]
     assert "Contents" not in s3.list_objects_v2(Bucket=versioned)
@@ -599,7 +609,8 @@ def test_copy_object(s3: Any, versioned: str) -> None:
     assert copied["CopySourceVersionId"] == first["VersionId"]
     got = s3.get_object(Bucket="other-bucket", Key="dst")
     assert got["Body"].read() == b"one"
-    assert got["ContentType"] == "text/x-one" and got["Metadata"] == {"m": "1"}
+    assert got["ContentType"] == "text/x-one"
+    assert got["Metadata"] == {"m": "1"}
     replaced = s3.copy_object(
         Bucket=versioned,
         Key="src",
@@ -610,7 +621,8 @@ def test_copy_object(s3: Any, versioned: str) -> None:
     )
     assert replaced["VersionId"]
     head = s3.head_object(Bucket=versioned, Key="src")
-    assert head["Metadata"] == {"new": "yes"} and head["ContentType"] == "text/plain"
+    assert head["Metadata"] == {"new": "yes"}
+    assert head["ContentType"] == "text/plain"
     code, status, _ = error_of(
         lambda: s3.copy_object(Bucket=versioned, Key="src", CopySource=f"{versioned}/src")
     )
@@ -657,7 +669,8 @@ def test_objects_survive_a_restart(tmp_path: Path) -> None:
         assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
         assert s3.get_object(Bucket=BUCKET, Key="a/b")["Body"].read() == b"new"
         old_got = s3.get_object(Bucket=BUCKET, Key="a/b", VersionId=old["VersionId"])
-        assert old_got["Body"].read() == b"old" and old_got["Metadata"] == {"k": "v"}
+        assert old_got["Body"].read() == b"old"
+        assert old_got["Metadata"] == {"k": "v"}
         assert [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]] == ["a/b"]
         code, status, _ = error_of(lambda: s3.get_object(Bucket=BUCKET, Key="gone"))
         assert (code, status) == ("NoSuchKey", 404)

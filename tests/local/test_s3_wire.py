@@ -74,16 +74,19 @@ def test_unknown_sub_resource_is_a_501_naming_the_operation(
     assert "GetBucketTagging" in error["Message"]
     assert error["RequestId"] == caught.value.headers["x-amz-request-id"]
     reply = send(endpoint, "PUT", f"/{bucket}/key?acl", b"<x/>")
-    assert reply.status == 501 and "PutObjectAcl" in reply.error()["Message"]
+    assert reply.status == 501
+    assert "PutObjectAcl" in reply.error()["Message"]
     reply = send(endpoint, "GET", f"/{bucket}?nonsense-thing")
-    assert reply.status == 501 and "nonsense-thing" in reply.error()["Message"]
+    assert reply.status == 501
+    assert "nonsense-thing" in reply.error()["Message"]
 
 
 def test_method_not_allowed(endpoint: Endpoint, bucket: str) -> None:
     reply = send(endpoint, "PATCH", f"/{bucket}/key", b"x")
     assert reply.status == 405
     error = reply.error()
-    assert error["Code"] == "MethodNotAllowed" and error["Method"] == "PATCH"
+    assert error["Code"] == "MethodNotAllowed"
+    assert error["Method"] == "PATCH"
     assert "GET" in reply.headers["allow"]
     assert send(endpoint, "POST", "/", b"").status == 405
 
@@ -102,7 +105,8 @@ def test_error_document_shape(endpoint: Endpoint, bucket: str) -> None:
 
 def test_head_errors_have_no_body(endpoint: Endpoint, bucket: str) -> None:
     reply = send(endpoint, "HEAD", f"/{bucket}/missing")
-    assert reply.status == 404 and reply.body == b""
+    assert reply.status == 404
+    assert reply.body == b""
     assert reply.headers["x-amz-request-id"]
     assert send(endpoint, "HEAD", "/no-such-bucket").status == 404
 
@@ -110,7 +114,8 @@ def test_head_errors_have_no_body(endpoint: Endpoint, bucket: str) -> None:
 def test_list_xml_is_s3s(endpoint: Endpoint, bucket: str) -> None:
     send(endpoint, "PUT", f"/{bucket}/a%20b", b"12345")
     reply = send(endpoint, "GET", f"/{bucket}?list-type=2&encoding-type=url")
-    assert reply.status == 200 and reply.headers["content-type"] == "application/xml"
+    assert reply.status == 200
+    assert reply.headers["content-type"] == "application/xml"
     root = ET.fromstring(reply.body)
     assert root.tag == f"{NS}ListBucketResult"
     assert [child.tag.removeprefix(NS) for child in root] == [
@@ -140,7 +145,8 @@ def test_virtual_host_addressing(endpoint: Endpoint, bucket: str) -> None:
     listing = send(endpoint, "GET", "/?list-type=2", headers={"Host": host})
     assert b"<Key>dir/file.txt</Key>" in listing.body
     missing = send(endpoint, "GET", "/k", headers={"Host": f"other-bucket.localhost:{port}"})
-    assert missing.status == 404 and missing.error()["Code"] == "NoSuchBucket"
+    assert missing.status == 404
+    assert missing.error()["Code"] == "NoSuchBucket"
 
 
 def chunked_body(data: bytes, checksum: type[Any] | None = Crc32Checksum) -> bytes:
@@ -174,7 +180,8 @@ def test_aws_chunked_trailer_checksum_is_verified(endpoint: Endpoint, bucket: st
 
     bad = chunked_body(data).replace(expected.encode(), b"AAAAAA==")
     reply = send(endpoint, "PUT", f"/{bucket}/bad", bad, chunked_headers(data))
-    assert reply.status == 400 and reply.error()["Code"] == "BadDigest"
+    assert reply.status == 400
+    assert reply.error()["Code"] == "BadDigest"
     assert send(endpoint, "GET", f"/{bucket}/bad").status == 404
 
 
@@ -182,30 +189,36 @@ def test_aws_chunked_framing_errors(endpoint: Endpoint, bucket: str) -> None:
     data = b"x" * 2500
     plain = chunked_body(data, checksum=None)
     reply = send(endpoint, "PUT", f"/{bucket}/k", plain, chunked_headers(data, trailer=False))
-    assert reply.status == 200 and send(endpoint, "GET", f"/{bucket}/k").body == data
+    assert reply.status == 200
+    assert send(endpoint, "GET", f"/{bucket}/k").body == data
 
     wrong_length = chunked_headers(data, trailer=False) | {"x-amz-decoded-content-length": "7"}
     reply = send(endpoint, "PUT", f"/{bucket}/k2", plain, wrong_length)
-    assert reply.status == 400 and reply.error()["Code"] == "IncompleteBody"
+    assert reply.status == 400
+    assert reply.error()["Code"] == "IncompleteBody"
 
     garbage = b"zz;chunk-signature=0\r\nhello\r\n0\r\n\r\n"
     reply = send(endpoint, "PUT", f"/{bucket}/k3", garbage, chunked_headers(b"hello", False))
-    assert reply.status == 400 and reply.error()["Code"] == "InvalidRequest"
+    assert reply.status == 400
+    assert reply.error()["Code"] == "InvalidRequest"
 
     truncated = plain[:1500]
     reply = send(endpoint, "PUT", f"/{bucket}/k4", truncated, chunked_headers(data, False))
-    assert reply.status == 400 and reply.error()["Code"] == "IncompleteBody"
+    assert reply.status == 400
+    assert reply.error()["Code"] == "IncompleteBody"
 
     missing_trailer = chunked_body(data, checksum=None)
     reply = send(endpoint, "PUT", f"/{bucket}/k5", missing_trailer, chunked_headers(data))
-    assert reply.status == 400 and reply.error()["Code"] == "InvalidRequest"
+    assert reply.status == 400
+    assert reply.error()["Code"] == "InvalidRequest"
     assert [send(endpoint, "HEAD", f"/{bucket}/k{n}").status for n in (2, 3, 4, 5)] == [404] * 4
 
 
 def test_signed_payload_hash_is_verified(endpoint: Endpoint, bucket: str) -> None:
     wrong = hashlib.sha256(b"something else").hexdigest()
     reply = send(endpoint, "PUT", f"/{bucket}/k", b"payload", {"x-amz-content-sha256": wrong})
-    assert reply.status == 400 and reply.error()["Code"] == "XAmzContentSHA256Mismatch"
+    assert reply.status == 400
+    assert reply.error()["Code"] == "XAmzContentSHA256Mismatch"
     right = hashlib.sha256(b"payload").hexdigest()
     assert (
         send(endpoint, "PUT", f"/{bucket}/k", b"payload", {"x-amz-content-sha256": right}).status
@@ -216,24 +229,29 @@ def test_signed_payload_hash_is_verified(endpoint: Endpoint, bucket: str) -> Non
 def test_bad_request_documents(endpoint: Endpoint, bucket: str) -> None:
     md5 = base64.b64encode(hashlib.md5(b"<Delete><Object>").digest()).decode()
     reply = send(endpoint, "POST", f"/{bucket}?delete", b"<Delete><Object>", {"Content-MD5": md5})
-    assert reply.status == 400 and reply.error()["Code"] == "MalformedXML"
+    assert reply.status == 400
+    assert reply.error()["Code"] == "MalformedXML"
     document = b"<Delete><Object><Key>k</Key></Object></Delete>"
     reply = send(endpoint, "POST", f"/{bucket}?delete", document)
-    assert reply.status == 400 and reply.error()["Code"] == "InvalidRequest"
+    assert reply.status == 400
+    assert reply.error()["Code"] == "InvalidRequest"
     reply = send(
         endpoint,
         "PUT",
         f"/{bucket}?versioning",
         b"<VersioningConfiguration><Status>On</Status></VersioningConfiguration>",
     )
-    assert reply.status == 400 and reply.error()["Code"] == "MalformedXML"
+    assert reply.status == 400
+    assert reply.error()["Code"] == "MalformedXML"
     reply = send(endpoint, "PUT", "/new-bucket", b"<not-a-config/>")
-    assert reply.status == 400 and reply.error()["Code"] == "MalformedXML"
+    assert reply.status == 400
+    assert reply.error()["Code"] == "MalformedXML"
 
 
 def test_undecodable_path_is_invalid_uri(endpoint: Endpoint, bucket: str) -> None:
     reply = send(endpoint, "GET", f"/{bucket}/%FF%FE")
-    assert reply.status == 400 and reply.error()["Code"] == "InvalidURI"
+    assert reply.status == 400
+    assert reply.error()["Code"] == "InvalidURI"
 
 
 def test_refused_headers(endpoint: Endpoint, bucket: str) -> None:

@@ -47,7 +47,7 @@ def _reflected_table(polynomial: int, width: int) -> list[int]:
 
 
 _CRC32C_TABLE = _reflected_table(0x1EDC6F41, 32)
-_CRC64NVME_TABLE = _reflected_table(0xAD93D23594C935A9, 64)
+_CRC64NVME_TABLE = _reflected_table(0xAD93D23594C93659, 64)
 
 
 class _TableCrc:
