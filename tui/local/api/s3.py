@@ -635,13 +635,17 @@ class S3Api:
                 return response
             handle.seek(first)
             remaining = length
-            while remaining > 0:
-                data = handle.read(min(_SEND_SIZE, remaining))
-                if not data:
-                    break
-                remaining -= len(data)
-                await response.write(data)
-            await response.write_eof()
+            try:
+                while remaining > 0:
+                    data = handle.read(min(_SEND_SIZE, remaining))
+                    if not data:
+                        break
+                    remaining -= len(data)
+                    await response.write(data)
+                await response.write_eof()
+            except ConnectionResetError:
+                # The client went away mid-body (a cancelled download): nothing to answer.
+                log.debug("client left during GET %s/%s", bucket, key)
             return response
         finally:
             handle.close()
