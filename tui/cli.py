@@ -1,23 +1,151 @@
-"""The `pipetop` command."""
+"""The `pipetop` command.
+
+Subcommands are grouped (`pipetop local serve`); each leaf parser sets `handler`, a function
+taking the parsed arguments and returning the exit code, so adding a command is adding a
+parser and its handler. Heavy modules are imported by the handler, not here, so `--help`
+stays fast.
+"""
 
 from __future__ import annotations
 
 import argparse
+import logging
+import re
 import sys
+from pathlib import Path
+
+from tui.local.backend import DEFAULT_ACCOUNT, DEFAULT_REGION
+
+_LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {port}")
+    return port
+
+
+def _account(text: str) -> str:
+    if re.fullmatch(r"[0-9]{12}", text) is None:
+        raise argparse.ArgumentTypeError(f"an AWS account id is 12 digits: {text!r}")
+    return text
+
+
+def _region(text: str) -> str:
+    if re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]+", text) is None:
+        raise argparse.ArgumentTypeError(f"not an AWS region name: {text!r}")
+    return text
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _run_local_serve(args: argparse.Namespace) -> int:
+    _configure_logging(args.log_level)
+    from tui.local.serve import ServeOptions, run
+
+    return run(
+        ServeOptions(
+            host=args.host,
+            port=args.port,
+            data_dir=args.data_dir,
+            allow_remote=args.allow_remote,
+            region=args.region,
+            account=args.account,
+            manual_clock=args.manual_clock,
+            access_log=args.log_level == "debug",
+        )
+    )
+
+
+def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    local = commands.add_parser(
+        "local",
+        help="the embedded CodePipeline-compatible engine",
+        description="The embedded CodePipeline-compatible engine and its AWS endpoint.",
+    )
+    local_commands = local.add_subparsers(dest="local_command", metavar="COMMAND", required=True)
+    serve = local_commands.add_parser(
+        "serve",
+        help="run the local endpoint until interrupted",
+        description=(
+            "Run the local endpoint (CodePipeline, S3 and friends over AWS's own protocols) "
+            "until SIGTERM or SIGINT. Prints 'listening on http://HOST:PORT' once it accepts "
+            "connections; logs go to stderr. Point clients at it with --endpoint-url."
+        ),
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    serve.add_argument(
+        "--port", type=_port, default=4599, help="TCP port; 0 picks a free one (default: 4599)"
+    )
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help=(
+            "where pipelines, executions, logs and artifacts live; one server per data dir "
+            "(default: $XDG_DATA_HOME/pipetop/local or ~/.local/share/pipetop/local)"
+        ),
+    )
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow a non-loopback --host (the endpoint has no authentication)",
+    )
+    serve.add_argument(
+        "--region", type=_region, default=DEFAULT_REGION, help="region in ARNs (default: us-east-1)"
+    )
+    serve.add_argument(
+        "--account",
+        type=_account,
+        default=DEFAULT_ACCOUNT,
+        help="account id in ARNs (default: 000000000000)",
+    )
+    serve.add_argument(
+        "--manual-clock",
+        action="store_true",
+        help=(
+            'for tests: time stands still until POST /_local/clock/advance {"seconds": N} '
+            "moves it (timeouts and timestamps follow that clock)"
+        ),
+    )
+    serve.add_argument(
+        "--log-level",
+        choices=_LOG_LEVELS,
+        default="info",
+        help="stderr log level; debug also logs every request (default: info)",
+    )
+    serve.set_defaults(handler=_run_local_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pipetop", description=__doc__)
-    parser.add_subparsers(dest="command")
+    parser = argparse.ArgumentParser(
+        prog="pipetop",
+        description="A terminal UI for AWS CodePipeline, with an embedded compatible engine.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_local_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command is None:
-        build_parser().print_help()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
         return 0
-    return 0
+    code: int = handler(args)
+    return code
 
 
 if __name__ == "__main__":
