@@ -62,6 +62,12 @@ def test_bucket_lifecycle(s3: Any) -> None:
     assert [b["Name"] for b in listed["Buckets"]] == ["alpha-bucket", "beta-bucket"]
     assert listed["Buckets"][0]["CreationDate"] == START
     assert listed["Owner"]["ID"]
+    first_page = s3.list_buckets(MaxBuckets=1)
+    assert [b["Name"] for b in first_page["Buckets"]] == ["alpha-bucket"]
+    second_page = s3.list_buckets(MaxBuckets=1, ContinuationToken=first_page["ContinuationToken"])
+    assert [b["Name"] for b in second_page["Buckets"]] == ["beta-bucket"]
+    assert "ContinuationToken" not in second_page
+    assert [b["Name"] for b in s3.list_buckets(Prefix="be")["Buckets"]] == ["beta-bucket"]
     head = s3.head_bucket(Bucket="alpha-bucket")
     assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-bucket-region"] == "us-east-1"
     s3.delete_bucket(Bucket="alpha-bucket")
