@@ -205,9 +205,23 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     return await _handle_s3(request, backend)
 
 
+async def _compile_validators(app: web.Application) -> None:
+    """Load the models and compile every operation's validator before the first request.
+
+    Loading a botocore model takes tens of milliseconds: paid at startup, not by the first
+    call (which would otherwise stall the event loop in the middle of serving).
+    """
+    for service in app[BACKEND_KEY].json_services.values():
+        service_name = getattr(service, "service_name", None)
+        if service_name is not None:
+            for operation in shapes.operation_names(service_name):
+                shapes.operation_validator(service_name, operation)
+
+
 def build_app(backend: Backend) -> web.Application:
     app = web.Application(client_max_size=5 * 1024**3)
     app[BACKEND_KEY] = backend
+    app.on_startup.append(_compile_validators)
     app.add_routes(control_routes(backend))
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app
