@@ -89,10 +89,10 @@ class _Problems:
         self.count = 0
         self.messages: list[str] = []
 
-    def add(self, rule: _Rule, value: Any, path: str, constraint: str) -> None:
+    def add(self, sensitive: bool, value: Any, path: str, constraint: str) -> None:
         self.count += 1
         if len(self.messages) < MAX_REPORTED:
-            self.messages.append(_violation(rule.sensitive, value, path, constraint))
+            self.messages.append(_violation(sensitive, value, path, constraint))
 
     def add_null(self, path: str) -> None:
         self.count += 1
@@ -172,7 +172,7 @@ class _Rule:
 
     def check(self, value: Any, path: str, problems: _Problems) -> None:
         for constraint in self.failures(value, path):
-            problems.add(self, value, path, constraint)
+            problems.add(self.sensitive, value, path, constraint)
 
     def failures(self, value: Any, path: str) -> tuple[str, ...] | list[str]:
         """The constraints `value` breaks; raises SerializationException on a type mismatch."""
@@ -327,7 +327,7 @@ class _String(_Rule):
             found.append(self.max_text)
         if self.min is not None:
             found.append(self.min_text)
-        if self.pattern_text and self.pattern is not None:
+        if self.pattern is not None:
             found.append(self.pattern_text)
         if self.enum is not None:
             found.append(self.enum_text)
@@ -398,9 +398,9 @@ class _Collection(_Rule):
     def _check_size(self, value: Any, path: str, problems: _Problems) -> None:
         size = len(value)
         if self.max is not None and size > self.max:
-            problems.add(self, value, path, self.max_text)
+            problems.add(self.sensitive, value, path, self.max_text)
         if self.min is not None and size < self.min:
-            problems.add(self, value, path, self.min_text)
+            problems.add(self.sensitive, value, path, self.min_text)
 
 
 class _List(_Collection):
@@ -430,7 +430,8 @@ class _List(_Collection):
             elif member.failures(item, f"{path}.{index}.member"):
                 broken = True
         if broken:
-            problems.add(self, value, path, _collective("Member", member, has_null))
+            hidden = self.sensitive or member.sensitive
+            problems.add(hidden, value, path, _collective("Member", member, has_null))
 
 
 class _Map(_Collection):
@@ -449,7 +450,8 @@ class _Map(_Collection):
         if not isinstance(key_rule, _Anything) and any(
             key_rule.failures(key, path) for key in value
         ):
-            problems.add(self, value, path, _collective("Map keys", key_rule))
+            hidden = self.sensitive or key_rule.sensitive or self.value.sensitive
+            problems.add(hidden, value, path, _collective("Map keys", key_rule))
         value_rule = self.value
         if isinstance(value_rule, (_Structure, _Collection)):
             for key, item in value.items():
@@ -465,7 +467,8 @@ class _Map(_Collection):
             elif value_rule.failures(item, f"{path}.{key}"):
                 broken = True
         if broken:
-            problems.add(self, value, path, _collective("Map value", value_rule, has_null))
+            hidden = self.sensitive or key_rule.sensitive or value_rule.sensitive
+            problems.add(hidden, value, path, _collective("Map value", value_rule, has_null))
 
 
 def _collective(subject: str, rule: _Rule, has_null: bool = False) -> str:
