@@ -67,6 +67,8 @@ class ActionJob:
     log_stream: str
     # Pipeline-level environment the provider may pass on (never the server's own secrets).
     env: dict[str, str] = field(default_factory=dict)
+    # How many times this action has run, this run included (CodeBuild's build number).
+    build_number: int = 1
 
 
 @dataclass
