@@ -188,3 +188,14 @@ class ServerProcess:
 
     def health(self) -> dict[str, Any]:
         return self.control("health")
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event in the engine's durable event log, in order."""
+        collected: list[dict[str, Any]] = []
+        after = 0
+        while True:
+            answer = self.control(f"events?after={after}&limit=10000")
+            collected.extend(answer["events"])
+            if not answer["events"]:
+                return collected
+            after = answer["last"]

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tui.local.api.codepipeline import CodePipelineService
 from tui.local.api.s3 import S3Api
 from tui.local.backend import DEFAULT_ACCOUNT, DEFAULT_REGION, Backend
 from tui.local.clock import Clock
+from tui.local.engine.engine import PipelineEngine
+from tui.local.engine.logs import LogStore
 from tui.local.engine.objects import ObjectStore
+from tui.local.engine.providers.commands import CommandsProvider
+from tui.local.engine.providers.registry import ProviderRegistry
+from tui.local.engine.providers.s3_source import S3SourceProvider
+from tui.local.engine.state import EngineState
+
+
+def default_providers(objects: ObjectStore) -> ProviderRegistry:
+    registry = ProviderRegistry()
+    registry.register("Source", "AWS", "S3", "1", S3SourceProvider(objects))
+    registry.register("Compute", "AWS", "Commands", "1", CommandsProvider())
+    return registry
 
 
 async def open_backend(
@@ -20,4 +34,11 @@ async def open_backend(
     objects = ObjectStore(backend.db, backend.data_dir / "objects", backend.clock)
     backend.objects = objects
     backend.s3_api = S3Api(objects, region=region, account=account)
+    logs = LogStore(backend.db, backend.clock)
+    backend.logs = logs
+    state = EngineState(backend.db, backend.clock, region, account)
+    engine = PipelineEngine(state, objects, logs, default_providers(objects), backend.data_dir)
+    backend.engine = engine
+    backend.add_service(CodePipelineService(engine))
+    engine.start()
     return backend

@@ -37,6 +37,9 @@ class Backend:
     # The S3 object store and the S3 REST API over it (set by `tui.local.assembly`).
     objects: ObjectStore | None = None
     s3_api: S3Api | None = None
+    # The pipeline engine and the log store (set by `tui.local.assembly`).
+    engine: Any = None
+    logs: Any = None
 
     @classmethod
     async def open(
@@ -54,4 +57,6 @@ class Backend:
         self.json_services[service.target_prefix] = service
 
     async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.close()
         self.db.close()

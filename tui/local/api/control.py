@@ -10,6 +10,10 @@ body as the AWS JSON protocols, with a 4xx status for bad input.
   endpoint's `ManualClock` forward, firing every timer that falls due, and answers
   200 `{"now": <epoch seconds>}`. Only for an endpoint started with a manual clock
   (`pipetop local serve --manual-clock`); otherwise 400 `InvalidClockException`.
+- `GET /_local/events?after=N&limit=M` -> 200 `{"events": [...], "last": <seq>}`: the engine's
+  durable event log (every EventBridge event it emitted, in order) after sequence number N
+  (default 0), at most M (1-10000, default 1000). `last` is the sequence number of the last
+  event returned (N when none), to pass as the next `after`.
 - Any other `/_local/...` path: 404 `UnknownOperationException`.
 """
 
@@ -56,6 +60,19 @@ async def _json_object(request: web.Request) -> dict[str, Any]:
     return protocol.parse_body(await request.read())
 
 
+def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationException(f"'{name}' must be a whole number, not '{raw}'.") from None
+    if not low <= value <= high:
+        raise ValidationException(f"'{name}' must be between {low} and {high}.")
+    return value
+
+
 def control_routes(backend: Backend) -> list[web.RouteDef]:
     """The `/_local/...` routes of one endpoint (registered before the AWS catch-all)."""
 
@@ -86,6 +103,15 @@ def control_routes(backend: Backend) -> list[web.RouteDef]:
         manual.advance(float(seconds))
         return _ok({"now": manual.now()})
 
+    async def events(request: web.Request) -> web.Response:
+        try:
+            after = _int_param(request, "after", 0, 0, 2**62)
+            limit = _int_param(request, "limit", 1000, 1, 10000)
+        except AwsError as error:
+            return _error(error)
+        rows = backend.engine.state.events.read(after, limit) if backend.engine is not None else []
+        return _ok({"events": [event for _, event in rows], "last": rows[-1][0] if rows else after})
+
     async def unknown(request: web.Request) -> web.Response:
         return _error(
             UnknownOperationException(
@@ -97,5 +123,6 @@ def control_routes(backend: Backend) -> list[web.RouteDef]:
         web.get(f"{PREFIX}/health", health),
         web.get(f"{PREFIX}/clock", clock),
         web.post(f"{PREFIX}/clock/advance", advance_clock),
+        web.get(f"{PREFIX}/events", events),
         web.route("*", PREFIX + "{tail:(/.*)?}", unknown),
     ]

@@ -35,6 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from tui.local.api import protocol, shapes
+from tui.local.api.caller import access_key_of, current_access_key
 from tui.local.api.control import control_routes
 from tui.local.backend import Backend
 from tui.model.errors import AwsError, UnknownOperationException
@@ -121,6 +122,7 @@ async def handle_json(request: web.Request, target: str) -> web.Response:
                 f"Operation {operation} of {getattr(service, 'service_name', prefix)} is not "
                 "implemented by the local endpoint."
             )
+        current_access_key.set(access_key_of(request.headers.get("Authorization")))
         result = method(params)
         if inspect.isawaitable(result):
             result = await result
