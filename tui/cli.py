@@ -62,6 +62,7 @@ def _run_local_serve(args: argparse.Namespace) -> int:
             region=args.region,
             account=args.account,
             manual_clock=args.manual_clock,
+            config=args.config,
             access_log=args.log_level == "debug",
         )
     )
@@ -109,6 +110,13 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         type=_account,
         default=DEFAULT_ACCOUNT,
         help="account id in ARNs (default: 000000000000)",
+    )
+    serve.add_argument(
+        "--config",
+        type=Path,
+        metavar="PATH",
+        help="the endpoint's config file (repositories, functions, parameters, secrets; "
+        "default <data-dir>/config.toml)",
     )
     serve.add_argument(
         "--manual-clock",

@@ -8,6 +8,7 @@ from tui.local.api.codepipeline import CodePipelineService
 from tui.local.api.s3 import S3Api
 from tui.local.backend import DEFAULT_ACCOUNT, DEFAULT_REGION, Backend
 from tui.local.clock import Clock
+from tui.local.config import ConfigError, load_config
 from tui.local.engine.engine import PipelineEngine
 from tui.local.engine.logs import LogStore
 from tui.local.engine.objects import ObjectStore
@@ -29,8 +30,15 @@ async def open_backend(
     clock: Clock | None = None,
     region: str = DEFAULT_REGION,
     account: str = DEFAULT_ACCOUNT,
+    config_path: Path | None = None,
 ) -> Backend:
+    """Open everything an endpoint serves; raises ConfigError for an unusable config file."""
     backend = await Backend.open(data_dir, clock, region, account)
+    try:
+        backend.config = load_config(backend.data_dir, config_path)
+    except ConfigError:
+        backend.db.close()
+        raise
     objects = ObjectStore(backend.db, backend.data_dir / "objects", backend.clock)
     backend.objects = objects
     backend.s3_api = S3Api(objects, region=region, account=account)

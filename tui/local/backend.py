@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tui.local.clock import Clock
+from tui.local.config import LocalConfig
 from tui.local.engine.db import open_database
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ class Backend:
     # The pipeline engine and the log store (set by `tui.local.assembly`).
     engine: Any = None
     logs: Any = None
+    # What stands in for AWS resources on this machine (repositories, functions, secrets).
+    config: LocalConfig = field(default_factory=LocalConfig)
 
     @classmethod
     async def open(

@@ -36,6 +36,7 @@ from tui.local.api.server import build_app
 from tui.local.assembly import open_backend
 from tui.local.backend import DEFAULT_ACCOUNT, DEFAULT_REGION, Backend
 from tui.local.clock import Clock, ManualClock
+from tui.local.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class ServeOptions:
     region: str = DEFAULT_REGION
     account: str = DEFAULT_ACCOUNT
     manual_clock: bool = False
+    config: Path | None = None
     access_log: bool = False
 
 
@@ -166,9 +168,13 @@ async def serve(
             try:
                 clock = ManualClock() if options.manual_clock else Clock()
                 try:
-                    backend = await open_backend(data_dir, clock, options.region, options.account)
+                    backend = await open_backend(
+                        data_dir, clock, options.region, options.account, options.config
+                    )
                 except sqlite3.DatabaseError as exc:
                     raise StartupError(f"cannot open the database in {data_dir}: {exc}") from None
+                except ConfigError as exc:
+                    raise StartupError(str(exc)) from None
                 try:
                     await _run_site(backend, sock, options, announce, stop)
                 finally:

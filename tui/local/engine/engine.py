@@ -259,6 +259,39 @@ class PipelineEngine:
         state.commit()
         return execution.id
 
+    def start_triggered(
+        self,
+        name: str,
+        trigger_type: str,
+        trigger_detail: str,
+        source_overrides: list[dict[str, str]] | None = None,
+    ) -> str | None:
+        """Start an execution for a trigger of the engine's own (source change detection).
+
+        Returns None, starting nothing, when the pipeline is gone or at its concurrency limit:
+        a detector tries again on its next change rather than failing.
+        """
+        state = self.state
+        record = state.pipelines.get(name)
+        if record is None:
+            return None
+        declaration = state.declaration(name)
+        try:
+            self._check_capacity(declaration, name)
+        except ConcurrentPipelineExecutionsLimitExceededException:
+            return None
+        execution = self._start(
+            record,
+            trigger_type,
+            trigger_detail,
+            self._execution_variables(declaration, None),
+            list(source_overrides or []),
+            None,
+            None,
+        )
+        state.commit()
+        return execution.id
+
     def _execution_variables(
         self, declaration: PipelineDeclaration, given: list[dict[str, str]] | None
     ) -> dict[str, str]:
