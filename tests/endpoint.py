@@ -59,6 +59,7 @@ class Endpoint:
         assert server is not None
         port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         self.url = f"http://127.0.0.1:{port}"
+        self.backend.endpoint_url = self.url
 
     async def _stop(self) -> None:
         if self._runner is not None:

@@ -43,6 +43,8 @@ class Backend:
     logs: Any = None
     # What stands in for AWS resources on this machine (repositories, functions, secrets).
     config: LocalConfig = field(default_factory=LocalConfig)
+    # The URL clients reach this endpoint at, once it listens (Lambda functions call back here).
+    endpoint_url: str = ""
 
     @classmethod
     async def open(

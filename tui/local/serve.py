@@ -211,7 +211,8 @@ async def _run_site(
             backend.account,
             "manual" if options.manual_clock else "real",
         )
-        announce(f"listening on {_url(options.host, port)}")
+        backend.endpoint_url = _url(options.host, port)
+        announce(f"listening on {backend.endpoint_url}")
         await stop.wait()
         log.info("shutting down")
     finally:
