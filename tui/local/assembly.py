@@ -9,10 +9,13 @@ from tui.local.api.s3 import S3Api
 from tui.local.backend import DEFAULT_ACCOUNT, DEFAULT_REGION, Backend
 from tui.local.clock import Clock
 from tui.local.config import ConfigError, load_config
+from tui.local.engine.custom_types import CustomActionTypes
 from tui.local.engine.engine import PipelineEngine
+from tui.local.engine.jobs import JobRegistry
 from tui.local.engine.logs import LogStore
 from tui.local.engine.objects import ObjectStore
 from tui.local.engine.providers.commands import CommandsProvider
+from tui.local.engine.providers.custom import CustomActionProvider
 from tui.local.engine.providers.registry import ProviderRegistry
 from tui.local.engine.providers.s3_source import S3SourceProvider
 from tui.local.engine.state import EngineState
@@ -45,7 +48,12 @@ async def open_backend(
     logs = LogStore(backend.db, backend.clock)
     backend.logs = logs
     state = EngineState(backend.db, backend.clock, region, account)
-    engine = PipelineEngine(state, objects, logs, default_providers(objects), backend.data_dir)
+    jobs = JobRegistry(account)
+    providers = default_providers(objects)
+    providers.register_owner("Custom", CustomActionProvider(jobs))
+    engine = PipelineEngine(
+        state, objects, logs, providers, backend.data_dir, CustomActionTypes(backend.db), jobs
+    )
     backend.engine = engine
     backend.add_service(CodePipelineService(engine))
     engine.start()

@@ -15,6 +15,8 @@ from tui.local.api.paging import page
 from tui.local.engine import views
 from tui.local.engine.engine import PipelineEngine
 from tui.model.action_types import aws_action_types
+from tui.model.declaration import ActionTypeId
+from tui.model.errors import ActionTypeNotFoundException, ValidationException
 
 Request = dict[str, Any]
 Response = dict[str, Any]
@@ -203,7 +205,8 @@ class CodePipelineService:
     # Action types, tags -------------------------------------------------------------------
     def list_action_types(self, request: Request) -> Response:
         owner = request.get("actionOwnerFilter")
-        types = [t.to_api() for t in aws_action_types() if owner in (None, t.id.owner)]
+        specs = [*aws_action_types(), *self.engine.custom_types.all()]
+        types = [t.to_api() for t in specs if owner in (None, t.id.owner)]
         chunk, token = page(types, f"action-types:{owner}", request.get("nextToken"), 100)
         response: Response = {"actionTypes": chunk}
         if token:
@@ -230,3 +233,45 @@ class CodePipelineService:
         if token:
             response["nextToken"] = token
         return response
+
+    # Custom action types and the job-worker API ------------------------------------------
+    def create_custom_action_type(self, request: Request) -> Response:
+        spec = self.engine.custom_types.create(request)
+        response: Response = {"actionType": spec.to_api()}
+        if request.get("tags"):
+            response["tags"] = request["tags"]
+        return response
+
+    def delete_custom_action_type(self, request: Request) -> Response:
+        self.engine.custom_types.delete(
+            request["category"], request["provider"], request["version"]
+        )
+        return {}
+
+    def poll_for_jobs(self, request: Request) -> Response:
+        type_id = dict(request["actionTypeId"])
+        if type_id.get("owner") != "Custom":
+            raise ValidationException("PollForJobs is only for action types owned by Custom")
+        if self.engine.custom_types.find(ActionTypeId.model_validate(type_id)) is None:
+            raise ActionTypeNotFoundException(
+                f"Action type {type_id['category']}/Custom/{type_id['provider']}/{type_id['version']} does not exist"
+            )
+        jobs = self.engine.jobs.poll(
+            type_id, request.get("maxBatchSize") or 1, request.get("queryParam") or {}
+        )
+        return {"jobs": [job.api() for job in jobs]}
+
+    def acknowledge_job(self, request: Request) -> Response:
+        return {"status": self.engine.jobs.acknowledge(request["jobId"], request["nonce"])}
+
+    def get_job_details(self, request: Request) -> Response:
+        job = self.engine.jobs.get(request["jobId"])
+        return {"jobDetails": {"id": job.id, "data": job.data, "accountId": job.account}}
+
+    def put_job_success_result(self, request: Request) -> Response:
+        self.engine.jobs.succeed(request["jobId"], request)
+        return {}
+
+    def put_job_failure_result(self, request: Request) -> Response:
+        self.engine.jobs.fail(request["jobId"], request["failureDetails"])
+        return {}

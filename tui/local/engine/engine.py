@@ -30,6 +30,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tui.local.engine.custom_types import CustomActionTypes
+from tui.local.engine.jobs import JobRegistry
 from tui.local.engine.logs import LogStore
 from tui.local.engine.objects import ObjectStore
 from tui.local.engine.providers.registry import ProviderRegistry
@@ -78,9 +80,13 @@ class PipelineEngine:
         logs: LogStore,
         providers: ProviderRegistry,
         data_dir: Path,
+        custom_types: CustomActionTypes,
+        jobs: JobRegistry,
     ) -> None:
         self.state = state
         self.objects = objects
+        self.custom_types = custom_types
+        self.jobs = jobs
         self.scheduler = Scheduler(state)
         self.runner = ActionRunner(state, self.scheduler, objects, logs, providers, data_dir)
 
@@ -124,7 +130,7 @@ class PipelineEngine:
     # Pipelines --------------------------------------------------------------------------
     def _checked(self, data: Any) -> PipelineDeclaration:
         declaration = parse_pipeline(data)
-        validate_pipeline(declaration)
+        validate_pipeline(declaration, find_type=self.custom_types.find)
         return declaration
 
     def _ensure_artifact_buckets(self, declaration: PipelineDeclaration) -> None:

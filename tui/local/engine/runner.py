@@ -20,13 +20,14 @@ from pathlib import Path
 from tui.local.engine.artifacts import artifact_key, safe_extract
 from tui.local.engine.logs import LogStore
 from tui.local.engine.objects import ObjectStore
-from tui.local.engine.providers.job import ActionJob, ActionOutcome
+from tui.local.engine.providers.job import ActionJob, ActionOutcome, ArtifactLocation
 from tui.local.engine.providers.registry import ProviderRegistry
 from tui.local.engine.records import ActionRun, ArtifactRecord
 from tui.local.engine.scheduler import Scheduler
 from tui.local.engine.state import EngineState
 from tui.local.engine.variables import UnresolvedVariable, resolve_configuration
 from tui.model.declaration import ActionDeclaration
+from tui.model.errors import AwsError
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,12 @@ class ActionRunner:
             configuration=run.resolved_configuration,
             workspace=workspace,
             input_dirs=input_dirs,
-            input_artifacts=[],
+            input_artifacts=[
+                ArtifactLocation(a.name, a.bucket, a.key) for a in run.input_artifacts
+            ],
+            artifact_bucket=self.artifact_bucket(
+                run.pipeline_name, run.pipeline_version, run.region
+            ),
             log=lambda line: self.logs.append(group, stream, line),
             clock=self.state.clock,
             log_group=group,
@@ -268,6 +274,27 @@ class ActionRunner:
         self.objects.ensure_bucket(bucket)
         artifacts = []
         for declared in action.output_artifacts:
+            uploaded = outcome.uploaded_artifacts.get(declared.name)
+            if uploaded is not None:
+                try:
+                    self.objects.head_object(uploaded.bucket, uploaded.key)
+                except AwsError:
+                    message = (
+                        f"The output artifact {declared.name} was not uploaded to "
+                        f"s3://{uploaded.bucket}/{uploaded.key}."
+                    )
+                    self.scheduler.finish_run(
+                        run,
+                        "Failed",
+                        summary=message,
+                        error_code="JobFailed",
+                        error_message=message,
+                    )
+                    return
+                artifacts.append(
+                    ArtifactRecord(name=declared.name, bucket=uploaded.bucket, key=uploaded.key)
+                )
+                continue
             path = outcome.output_artifacts.get(declared.name)
             if path is None or not path.exists():
                 message = f"The action did not produce its output artifact {declared.name}."

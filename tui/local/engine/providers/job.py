@@ -69,6 +69,8 @@ class ActionJob:
     env: dict[str, str] = field(default_factory=dict)
     # How many times this action has run, this run included (CodeBuild's build number).
     build_number: int = 1
+    # The pipeline's artifact bucket (for providers whose workers upload outputs themselves).
+    artifact_bucket: str = ""
 
 
 @dataclass
@@ -84,6 +86,8 @@ class ActionOutcome:
     output_artifacts: dict[str, Path] = field(default_factory=dict)
     revision: SourceRevision | None = None
     log_stream_arn: str | None = None
+    # Output artifacts already in the artifact store (a job worker or function put them there).
+    uploaded_artifacts: dict[str, ArtifactLocation] = field(default_factory=dict)
 
 
 class ActionProvider(Protocol):
