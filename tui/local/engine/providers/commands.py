@@ -53,39 +53,34 @@ Decisions recorded here:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import shlex
-import shutil
-import signal
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from tui.local.engine.artifacts import ArtifactError, zip_directory
 from tui.local.engine.logs import stream_arn
 from tui.local.engine.providers.job import ActionJob, ActionOutcome
+from tui.local.engine.providers.shell import (
+    DRAIN_SECONDS,
+    KILL_GRACE_SECONDS,
+    LineReader,
+    container_date,
+    drain,
+    find_shell,
+    shell_argv,
+    split_marker,
+    start_shielded,
+    stop_shell,
+    terminate_group,
+)
 from tui.model.declaration import ActionDeclaration
 
 COMMANDS_TIMEOUT_SECONDS = 55 * 60
-KILL_GRACE_SECONDS = 3.0
 OUTPUT_VARIABLES_MAX_BYTES = 122_880
-MAX_LINE_BYTES = 1024 * 1024
-# How long to keep reading output after the commands' process group is gone; only a
-# process that left the group (setsid, daemonize) can hold the pipe open that long.
-DRAIN_SECONDS = 2.0
 PRIVATE_DIR = ".pipetop-commands"
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _container_date(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y/%m/%d %H:%M:%S.%f")
-
-
-def find_shell() -> str:
-    return shutil.which("bash") or shutil.which("sh") or "/bin/sh"
 
 
 class _Output:
@@ -95,166 +90,21 @@ class _Output:
         self._job = job
         self._commands = commands
         self._marker = marker
-        self._pending = b""
+        self.lines = LineReader(self._line)
 
     def container(self, text: str) -> None:
-        self._job.log(f"[Container] {_container_date(self._job.clock.now())} {text}")
+        self._job.log(f"[Container] {container_date(self._job.clock.now())} {text}")
 
-    async def pump(self, stream: asyncio.StreamReader) -> None:
-        while chunk := await stream.read(65536):
-            parts = (self._pending + chunk).split(b"\n")
-            self._pending = parts.pop()
-            for part in parts:
-                self._line(part)
-            while len(self._pending) > MAX_LINE_BYTES:
-                cut = MAX_LINE_BYTES
-                # Never cut inside a UTF-8 sequence: back up over continuation bytes.
-                while cut > MAX_LINE_BYTES - 4 and (self._pending[cut] & 0xC0) == 0x80:
-                    cut -= 1
-                self._line(self._pending[:cut])
-                self._pending = self._pending[cut:]
-        self.flush()
-
-    def flush(self) -> None:
-        if self._pending:
-            pending, self._pending = self._pending, b""
-            self._line(pending)
-
-    def _line(self, raw: bytes) -> None:
-        text = raw.decode("utf-8", errors="replace")
-        if text.endswith("\r"):
-            text = text[:-1]
-        at = text.find(self._marker)
-        if at == -1:
-            self._job.log(text)
+    def _line(self, text: str) -> None:
+        before, fields = split_marker(text, self._marker)
+        if before is not None:
+            self._job.log(before)
+        if fields is None:
             return
-        if at > 0:
-            # The command's last line had no newline; the marker followed it directly.
-            self._job.log(text[:at])
-        fields = text[at + len(self._marker) :].split()
         if len(fields) >= 2 and fields[0] == "start" and fields[1].isdigit():
             index = int(fields[1])
             if index < len(self._commands):
                 self.container(f"Running command {self._commands[index]}")
-
-
-def _group_alive(pgid: int) -> bool:
-    """Whether any process of the group is still running (zombies count as gone)."""
-    try:
-        pids = [name for name in os.listdir("/proc") if name.isdigit()]
-    except OSError:
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return False
-        return True
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == pgid:
-            return True
-    return False
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
-async def _wait_until_gone(process: asyncio.subprocess.Process, seconds: float) -> bool:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    # Polled: nothing notifies us when the last member of a process group exits.
-    while process.returncode is None or _group_alive(process.pid):
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(0.02)
-    return True
-
-
-async def terminate_group(process: asyncio.subprocess.Process, grace: float) -> None:
-    """SIGTERM the shell's process group, SIGKILL whatever is left after `grace` seconds, and
-    return once nothing of the group runs any more.
-
-    A signal is only sent while a member is alive: then the group id cannot have been
-    reused by an unrelated process.
-    """
-    pgid = process.pid
-    try:
-        if process.returncode is None or _group_alive(pgid):
-            _signal_group(pgid, signal.SIGTERM)
-            await _wait_until_gone(process, grace)
-    finally:
-        # Even if this wait is itself cancelled, nothing of the group may survive.
-        if process.returncode is None or _group_alive(pgid):
-            _signal_group(pgid, signal.SIGKILL)
-    # SIGKILL takes effect asynchronously.
-    await _wait_until_gone(process, 2.0)
-
-
-class _ShellProtocol(asyncio.subprocess.SubprocessStreamProtocol):
-    """Tells when the shell itself exits: `Process.wait()` also waits for every process that
-    still holds the output pipe (a background job), which is exactly what must be killed."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(limit=2**16, loop=loop)
-        self.exited = asyncio.Event()
-
-    def process_exited(self) -> None:
-        super().process_exited()
-        self.exited.set()
-
-
-@dataclass
-class _Shell:
-    process: asyncio.subprocess.Process
-    transport: asyncio.SubprocessTransport
-    exited: asyncio.Event
-
-    def close(self) -> None:
-        """Stop reading a pipe that a process outside the group keeps open."""
-        self.transport.close()
-
-
-async def _spawn(argv: list[str], *, cwd: Path, env: dict[str, str]) -> _Shell:
-    """Start the shell in its own session (so its process group can be killed as a whole)."""
-    loop = asyncio.get_running_loop()
-    protocol = _ShellProtocol(loop)
-    transport, _ = await loop.subprocess_exec(
-        lambda: protocol,
-        *argv,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        cwd=cwd,
-        env=env,
-        start_new_session=True,
-    )
-    return _Shell(asyncio.subprocess.Process(transport, protocol, loop), transport, protocol.exited)
-
-
-async def _finish_starting(spawn: asyncio.Future[_Shell]) -> _Shell | None:
-    """The shell of a start that a cancellation interrupted, once it exists (None if it failed)."""
-    try:
-        return await spawn
-    except asyncio.CancelledError:
-        # Cancelled again while waiting: kill the group as soon as the start completes.
-        spawn.add_done_callback(_kill_when_started)
-        raise
-    except (OSError, ValueError):
-        return None
-
-
-def _kill_when_started(spawn: asyncio.Future[_Shell]) -> None:
-    if spawn.cancelled() or spawn.exception() is not None:
-        return
-    shell = spawn.result()
-    _signal_group(shell.process.pid, signal.SIGKILL)
-    shell.close()
 
 
 class CommandsProvider:
@@ -307,44 +157,28 @@ class CommandsProvider:
         output.container(f"Running on the local engine with {self.shell}")
         output.container(f"CODEBUILD_SRC_DIR={primary}")
         output.container("Entering phase BUILD")
-        argv = [
-            self.shell,
-            *(["--noprofile", "--norc"] if Path(self.shell).name == "bash" else []),
-            "-c",
-            script,
-        ]
-        # Shielded: a cancellation while asyncio is still connecting the pipes would otherwise
-        # kill only the shell and orphan whatever it had already started.
-        spawn = asyncio.ensure_future(_spawn(argv, cwd=primary, env=env))
+        argv = shell_argv(self.shell, script)
         try:
-            shell = await asyncio.shield(spawn)
+            shell = await start_shielded(argv, cwd=primary, env=env, grace=self.kill_grace_seconds)
         except asyncio.CancelledError:
             output.container("The action was stopped: ending its processes")
-            started = await _finish_starting(spawn)
-            if started is not None:
-                await self._stop(started, None)
             raise
         except (OSError, ValueError) as exc:
             return failed(f"Could not start the shell {self.shell}: {exc}")
         process = shell.process
         assert process.stdout is not None
-        reader = asyncio.create_task(output.pump(process.stdout))
+        reader = asyncio.create_task(output.lines.pump(process.stdout))
         try:
             await shell.exited.wait()
             await terminate_group(process, self.kill_grace_seconds)
         except asyncio.CancelledError:
             output.container("The action was stopped: ending its processes")
-            await self._stop(shell, reader)
+            await stop_shell(shell, reader, self.kill_grace_seconds)
             raise
-        try:
-            await asyncio.wait_for(asyncio.shield(reader), self.drain_seconds)
-        except TimeoutError:
-            reader.cancel()
-            output.flush()
+        if not await drain(shell, reader, output.lines, self.drain_seconds):
             output.container(
                 "Output is still open after the commands ended (a process left the group); stopped reading it"
             )
-            shell.close()
         await process.wait()
 
         failure = self._command_failure(commands, variables, status_dir, process.returncode)
@@ -404,14 +238,6 @@ class CommandsProvider:
             output_artifacts=artifacts,
             log_stream_arn=log_arn,
         )
-
-    async def _stop(self, shell: _Shell, reader: asyncio.Task[None] | None) -> None:
-        try:
-            await terminate_group(shell.process, self.kill_grace_seconds)
-        finally:
-            if reader is not None:
-                reader.cancel()
-            shell.close()
 
     @staticmethod
     def _check(declaration: ActionDeclaration) -> str | None:

@@ -1,0 +1,259 @@
+"""Shell sessions for the providers that run commands on this machine (Commands, CodeBuild).
+
+What both need: a shell started in its own session and process group, its stdout and
+stderr merged and split into log lines, markers the provider prints between the commands'
+output, and a teardown that leaves no process of the group behind.
+
+Decisions recorded here:
+
+- The shell leads its own process group (`start_new_session`). When the shell ends, or the
+  run is cancelled, the group gets SIGTERM, then SIGKILL after a grace period, as a
+  container teardown would; a signal is only sent while a member is alive, so the group id
+  cannot have been reused.
+- Output lines: undecodable bytes replaced, a trailing CR dropped, a final line without
+  newline flushed at the end. [I] A line longer than 1 MiB is split into 1 MiB events (never
+  inside a UTF-8 sequence) rather than cut.
+- Markers: a provider prints `<marker> <fields...>` lines; text before a marker on the same
+  line (a command's last line without newline) is output of its own.
+- The shell's environment is exactly what the provider passes: nothing of the server's
+  own environment (so no AWS credentials) unless the provider copies it in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+KILL_GRACE_SECONDS = 3.0
+MAX_LINE_BYTES = 1024 * 1024
+# How long to keep reading output after the commands' process group is gone; only a
+# process that left the group (setsid, daemonize) can hold the pipe open that long.
+DRAIN_SECONDS = 2.0
+
+
+def container_date(seconds: float) -> str:
+    """CodeBuild's `[Container]` timestamp: `2026/01/01 12:00:00.123456` (UTC)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y/%m/%d %H:%M:%S.%f")
+
+
+def find_shell() -> str:
+    return shutil.which("bash") or shutil.which("sh") or "/bin/sh"
+
+
+def shell_argv(shell: str, script: str) -> list[str]:
+    """The shell running `script`, with no profile or rc files."""
+    return [shell, *(["--noprofile", "--norc"] if Path(shell).name == "bash" else []), "-c", script]
+
+
+def split_marker(text: str, marker: str) -> tuple[str | None, list[str] | None]:
+    """(output before the marker or the whole line, the marker's fields or None)."""
+    at = text.find(marker)
+    if at == -1:
+        return text, None
+    before = text[:at] if at > 0 else None
+    return before, text[at + len(marker) :].split()
+
+
+class LineReader:
+    """Splits a byte stream into text lines and hands each to `on_line`."""
+
+    def __init__(self, on_line: Callable[[str], None]) -> None:
+        self._on_line = on_line
+        self._pending = b""
+
+    async def pump(self, stream: asyncio.StreamReader) -> None:
+        while chunk := await stream.read(65536):
+            parts = (self._pending + chunk).split(b"\n")
+            self._pending = parts.pop()
+            for part in parts:
+                self._line(part)
+            while len(self._pending) > MAX_LINE_BYTES:
+                cut = MAX_LINE_BYTES
+                # Never cut inside a UTF-8 sequence: back up over continuation bytes.
+                while cut > MAX_LINE_BYTES - 4 and (self._pending[cut] & 0xC0) == 0x80:
+                    cut -= 1
+                self._line(self._pending[:cut])
+                self._pending = self._pending[cut:]
+        self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, b""
+            self._line(pending)
+
+    def _line(self, raw: bytes) -> None:
+        text = raw.decode("utf-8", errors="replace")
+        if text.endswith("\r"):
+            text = text[:-1]
+        self._on_line(text)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of the group is still running (zombies count as gone)."""
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2 :].split()
+        if len(fields) > 2 and fields[0] != b"Z" and int(fields[2]) == pgid:
+            return True
+    return False
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+async def _wait_until_gone(process: asyncio.subprocess.Process, seconds: float) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    # Polled: nothing notifies us when the last member of a process group exits.
+    while process.returncode is None or group_alive(process.pid):
+        if loop.time() >= deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+async def terminate_group(process: asyncio.subprocess.Process, grace: float) -> None:
+    """SIGTERM the shell's process group, SIGKILL whatever is left after `grace` seconds, and
+    return once nothing of the group runs any more."""
+    pgid = process.pid
+    try:
+        if process.returncode is None or group_alive(pgid):
+            signal_group(pgid, signal.SIGTERM)
+            await _wait_until_gone(process, grace)
+    finally:
+        # Even if this wait is itself cancelled, nothing of the group may survive.
+        if process.returncode is None or group_alive(pgid):
+            signal_group(pgid, signal.SIGKILL)
+    # SIGKILL takes effect asynchronously.
+    await _wait_until_gone(process, 2.0)
+
+
+class _ShellProtocol(asyncio.subprocess.SubprocessStreamProtocol):
+    """Tells when the shell itself exits: `Process.wait()` also waits for every process that
+    still holds the output pipe (a background job), which is exactly what must be killed."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(limit=2**16, loop=loop)
+        self.exited = asyncio.Event()
+
+    def process_exited(self) -> None:
+        super().process_exited()
+        self.exited.set()
+
+
+@dataclass
+class Shell:
+    process: asyncio.subprocess.Process
+    transport: asyncio.SubprocessTransport
+    # Set when the shell process itself has exited (its children may live on).
+    exited: asyncio.Event
+
+    def close(self) -> None:
+        """Stop reading a pipe that a process outside the group keeps open."""
+        self.transport.close()
+
+
+async def spawn(
+    argv: list[str], *, cwd: Path, env: dict[str, str], stdin_pipe: bool = False
+) -> Shell:
+    """Start the shell in its own session (so its process group can be killed as a whole),
+    stdout and stderr merged into one pipe, stdin from /dev/null unless `stdin_pipe`."""
+    loop = asyncio.get_running_loop()
+    protocol = _ShellProtocol(loop)
+    transport, _ = await loop.subprocess_exec(
+        lambda: protocol,
+        *argv,
+        stdin=asyncio.subprocess.PIPE if stdin_pipe else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        cwd=cwd,
+        env=env,
+        start_new_session=True,
+    )
+    return Shell(asyncio.subprocess.Process(transport, protocol, loop), transport, protocol.exited)
+
+
+async def start_shielded(
+    argv: list[str], *, cwd: Path, env: dict[str, str], stdin_pipe: bool = False, grace: float
+) -> Shell:
+    """`spawn`, safe against cancellation: a cancellation while asyncio is still connecting the
+    pipes would otherwise kill only the shell and orphan whatever it had already started, so
+    the start is shielded and, once it completes, its whole group is ended before the
+    CancelledError propagates. Raises OSError/ValueError when the shell cannot start."""
+    start = asyncio.ensure_future(spawn(argv, cwd=cwd, env=env, stdin_pipe=stdin_pipe))
+    try:
+        return await asyncio.shield(start)
+    except asyncio.CancelledError:
+        started = await _finish_starting(start)
+        if started is not None:
+            try:
+                await terminate_group(started.process, grace)
+            finally:
+                started.close()
+        raise
+
+
+async def _finish_starting(start: asyncio.Future[Shell]) -> Shell | None:
+    """The shell of a start that a cancellation interrupted, once it exists (None if it failed)."""
+    try:
+        return await start
+    except asyncio.CancelledError:
+        # Cancelled again while waiting: kill the group as soon as the start completes.
+        start.add_done_callback(_kill_when_started)
+        raise
+    except (OSError, ValueError):
+        return None
+
+
+def _kill_when_started(start: asyncio.Future[Shell]) -> None:
+    if start.cancelled() or start.exception() is not None:
+        return
+    shell = start.result()
+    signal_group(shell.process.pid, signal.SIGKILL)
+    shell.close()
+
+
+async def stop_shell(shell: Shell, reader: asyncio.Task[None] | None, grace: float) -> None:
+    """End the whole group and stop reading its output (cancellation path)."""
+    try:
+        await terminate_group(shell.process, grace)
+    finally:
+        if reader is not None:
+            reader.cancel()
+        shell.close()
+
+
+async def drain(
+    shell: Shell, reader: asyncio.Task[None], lines: LineReader, seconds: float
+) -> bool:
+    """Wait up to `seconds` for the output to end after the group is gone; False when a
+    process outside the group still held the pipe and reading was abandoned."""
+    try:
+        await asyncio.wait_for(asyncio.shield(reader), seconds)
+    except TimeoutError:
+        reader.cancel()
+        lines.flush()
+        shell.close()
+        return False
+    return True
