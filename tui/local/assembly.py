@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tui.local.api.codebuild import CodeBuildService
 from tui.local.api.codepipeline import CodePipelineService
+from tui.local.api.logs import LogsService
 from tui.local.api.s3 import S3Api
 from tui.local.backend import DEFAULT_ACCOUNT, DEFAULT_REGION, Backend
 from tui.local.clock import Clock
 from tui.local.config import ConfigError, load_config
+from tui.local.engine.builds import BuildStore
 from tui.local.engine.custom_types import CustomActionTypes
 from tui.local.engine.engine import PipelineEngine
 from tui.local.engine.jobs import JobRegistry
@@ -16,14 +19,19 @@ from tui.local.engine.logs import LogStore
 from tui.local.engine.objects import ObjectStore
 from tui.local.engine.providers.commands import CommandsProvider
 from tui.local.engine.providers.custom import CustomActionProvider
+from tui.local.engine.providers.git_source import GitSourceProvider, RepositoryLocator
 from tui.local.engine.providers.registry import ProviderRegistry
 from tui.local.engine.providers.s3_source import S3SourceProvider
 from tui.local.engine.state import EngineState
 
 
-def default_providers(objects: ObjectStore) -> ProviderRegistry:
+def default_providers(objects: ObjectStore, backend: Backend) -> ProviderRegistry:
     registry = ProviderRegistry()
     registry.register("Source", "AWS", "S3", "1", S3SourceProvider(objects))
+    repositories = RepositoryLocator(backend.data_dir, backend.config)
+    registry.register("Source", "AWS", "CodeCommit", "1", GitSourceProvider(repositories, "CodeCommit"))
+    connections = GitSourceProvider(repositories, "CodeStarSourceConnection")
+    registry.register("Source", "AWS", "CodeStarSourceConnection", "1", connections)
     registry.register("Compute", "AWS", "Commands", "1", CommandsProvider())
     return registry
 
@@ -47,9 +55,14 @@ async def open_backend(
     backend.s3_api = S3Api(objects, region=region, account=account)
     logs = LogStore(backend.db, backend.clock)
     backend.logs = logs
+    builds = BuildStore(backend.db, backend.clock, region, account)
+    builds.recover()
+    backend.builds = builds
+    backend.add_service(LogsService(logs, backend.clock, region, account))
+    backend.add_service(CodeBuildService(builds))
     state = EngineState(backend.db, backend.clock, region, account)
     jobs = JobRegistry(account)
-    providers = default_providers(objects)
+    providers = default_providers(objects, backend)
     providers.register_owner("Custom", CustomActionProvider(jobs))
     engine = PipelineEngine(
         state, objects, logs, providers, backend.data_dir, CustomActionTypes(backend.db), jobs

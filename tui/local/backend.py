@@ -41,6 +41,8 @@ class Backend:
     # The pipeline engine and the log store (set by `tui.local.assembly`).
     engine: Any = None
     logs: Any = None
+    # CodeBuild projects and builds (`tui.local.engine.builds.BuildStore`).
+    builds: Any = None
     # What stands in for AWS resources on this machine (repositories, functions, secrets).
     config: LocalConfig = field(default_factory=LocalConfig)
     # The URL clients reach this endpoint at, once it listens (Lambda functions call back here).

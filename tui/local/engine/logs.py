@@ -163,6 +163,33 @@ class LogStore:
             (stream, self._now_ms(), group),
         )
 
+    def delete_group(self, name: str) -> None:
+        """Deletes a group with its streams and events; ResourceNotFoundException if absent."""
+        group_id = self._group_id(name)
+        if group_id is None:
+            raise ResourceNotFoundException("The specified log group does not exist.")
+        with transaction(self._db):
+            self._db.execute("DELETE FROM logs_events WHERE group_id = ?", (group_id,))
+            self._db.execute("DELETE FROM logs_streams WHERE group_id = ?", (group_id,))
+            self._db.execute("DELETE FROM logs_groups WHERE id = ?", (group_id,))
+        for key, (cached_group, stream_id) in list(self._stream_ids.items()):
+            if cached_group == group_id:
+                del self._stream_ids[key]
+                self._next_seq.pop(stream_id, None)
+
+    def delete_stream(self, group: str, stream: str) -> None:
+        """Deletes a stream with its events; ResourceNotFoundException if absent."""
+        _, stream_id = self._require_stream(group, stream)
+        with transaction(self._db):
+            self._db.execute("DELETE FROM logs_events WHERE stream_id = ?", (stream_id,))
+            self._db.execute("DELETE FROM logs_streams WHERE id = ?", (stream_id,))
+        self._stream_ids.pop((group, stream), None)
+        self._next_seq.pop(stream_id, None)
+
+    def stream_id(self, group: str, stream: str) -> int:
+        """The stream's row id (stable while it exists); ResourceNotFoundException if absent."""
+        return self._require_stream(group, stream)[1]
+
     def group_exists(self, name: str) -> bool:
         return self._group_id(name) is not None
 
@@ -317,11 +344,14 @@ class LogStore:
         limit: int = MAX_PAGE,
         match: Callable[[str], bool] | None = None,
         max_scan: int = 100_000,
+        descending: bool = False,
     ) -> FilterPage:
         """A group's events interleaved across streams by time (FilterLogEvents).
 
         `match` is the compiled filter pattern. At most `max_scan` events are examined per
         call, so a rare pattern over a huge group returns a partial page with `next_after`.
+        `descending` returns the newest events first; `after` is then the exclusive position
+        the page continues below, and `next_after` the one the next page continues below.
         """
         group_id = self._group_id(group)
         if group_id is None:
@@ -344,7 +374,12 @@ class LogStore:
             f"SELECT {_EVENT_COLUMNS}, s.name FROM logs_events e "
             "JOIN logs_streams s ON s.id = e.stream_id WHERE "
         )
-        order = " ORDER BY e.timestamp_ms, e.stream_id, e.seq LIMIT ?"
+        direction = "DESC" if descending else "ASC"
+        order = (
+            f" ORDER BY e.timestamp_ms {direction}, e.stream_id {direction}, e.seq {direction}"
+            " LIMIT ?"
+        )
+        beyond = "<" if descending else ">"
         found: list[LogEvent] = []
         position = after
         scanned = 0
@@ -353,7 +388,7 @@ class LogStore:
             clauses = list(where)
             batch_args = list(args)
             if position is not None:
-                clauses.append("(e.timestamp_ms, e.stream_id, e.seq) > (?, ?, ?)")
+                clauses.append(f"(e.timestamp_ms, e.stream_id, e.seq) {beyond} (?, ?, ?)")
                 batch_args.extend(position)
             rows = self._db.execute(
                 base_sql + " AND ".join(clauses) + order, (*batch_args, batch)
@@ -374,15 +409,33 @@ class LogStore:
                 return FilterPage(found, None)
 
     def describe_groups(
-        self, *, prefix: str | None = None, offset: int = 0, limit: int = 50
+        self,
+        *,
+        prefix: str | None = None,
+        offset: int = 0,
+        limit: int = 50,
+        pattern: str | None = None,
+        names: list[str] | None = None,
     ) -> list[LogGroupInfo]:
-        """Log groups in name order (DescribeLogGroups)."""
+        """Log groups in name order (DescribeLogGroups).
+
+        `pattern` matches a case-insensitive substring of the name (logGroupNamePattern);
+        `names` keeps only those groups (logGroupIdentifiers).
+        """
+        where = ["substr(g.name, 1, ?) = ?"]
+        args: list[object] = [len(prefix or ""), prefix or ""]
+        if pattern:
+            where.append("instr(lower(g.name), lower(?)) > 0")
+            args.append(pattern)
+        if names is not None:
+            where.append(f"g.name IN ({','.join('?' * len(names))})")
+            args.extend(names)
         rows = self._db.execute(
             "SELECT g.name, g.created_ms, "
             "(SELECT COALESCE(SUM(length(CAST(e.message AS BLOB))), 0) FROM logs_events e "
             " WHERE e.group_id = g.id) "
-            "FROM logs_groups g WHERE substr(g.name, 1, ?) = ? ORDER BY g.name LIMIT ? OFFSET ?",
-            (len(prefix or ""), prefix or "", limit, offset),
+            f"FROM logs_groups g WHERE {' AND '.join(where)} ORDER BY g.name LIMIT ? OFFSET ?",
+            (*args, limit, offset),
         ).fetchall()
         return [LogGroupInfo(str(r[0]), int(r[1]), int(r[2])) for r in rows]
 
