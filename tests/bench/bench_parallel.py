@@ -1,0 +1,127 @@
+"""50 PARALLEL executions of a 4-stage pipeline at once, against one execution alone.
+
+    .venv/bin/python -m tests.bench.bench_parallel [--executions 50] [--rounds 3]
+
+The pipeline: PARALLEL execution mode, an S3 source stage and three stages of one Commands
+action each, running `true` on the source, on `pipetop local serve` (its own process, real
+clock). A round first runs one execution alone (the ideal: what each of the parallel ones
+would take with the machine to itself), then starts `--executions` at once and waits for
+all of them. Times come from the engine's records: total = first start to last end.
+
+Reported per round and as the median over rounds: the ideal, the total, total / ideal, and
+the machine's bound for comparison: on 2 cores, N executions whose single-run time is mostly
+CPU (bash starts, unzips, commits) cannot beat roughly N x ideal / 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import argparse
+import os
+import tempfile
+import time
+from typing import Any
+
+from tests.bench.bench_engine_overhead import (
+    SOURCE_FILES,
+    declaration,
+    execution_times,
+    wait_done,
+)
+from tests.bench.harness import load, median, ms, table
+from tests.local.pipelines import upload_source
+from tests.process import ServerProcess
+
+NAME = "parallel"
+COMMANDS_STAGES = 3
+
+
+def wait_all(client: Any, ids: list[str], timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    pending = set(ids)
+    while pending:
+        summaries = []
+        for page in client.get_paginator("list_pipeline_executions").paginate(pipelineName=NAME):
+            summaries.extend(page["pipelineExecutionSummaries"])
+        for summary in summaries:
+            if summary["pipelineExecutionId"] in pending and summary["status"] not in (
+                "InProgress",
+                "Stopping",
+            ):
+                if summary["status"] != "Succeeded":
+                    raise RuntimeError(f"an execution ended {summary['status']}")
+                pending.discard(summary["pipelineExecutionId"])
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(pending)} executions still running after {timeout} s")
+        time.sleep(0.1)
+
+
+def run_round(client: Any, executions: int) -> tuple[float, float]:
+    """(one execution alone, all of them at once), in seconds."""
+    alone = client.start_pipeline_execution(name=NAME)["pipelineExecutionId"]
+    wait_done(client, NAME, alone)
+    ids = [
+        client.start_pipeline_execution(name=NAME)["pipelineExecutionId"] for _ in range(executions)
+    ]
+    wait_all(client, ids)
+    times = execution_times(client, NAME)
+    ideal = times[alone][1] - times[alone][0]
+    total = max(times[i][1] for i in ids) - min(times[i][0] for i in ids)
+    return ideal, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--executions", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(load())
+    results = []
+    with (
+        tempfile.TemporaryDirectory(prefix="pipetop-bench-") as scratch,
+        ServerProcess(Path(scratch) / "data") as server,
+    ):
+        upload_source(server, SOURCE_FILES)  # type: ignore[arg-type]
+        client = server.client("codepipeline")
+        client.create_pipeline(
+            pipeline=declaration(NAME, COMMANDS_STAGES, mode="PARALLEL"),
+        )
+        first = client.list_pipeline_executions(pipelineName=NAME)["pipelineExecutionSummaries"]
+        wait_done(client, NAME, first[0]["pipelineExecutionId"])  # the warm-up execution
+        for _ in range(args.rounds):
+            results.append(run_round(client, args.executions))
+            print(f"  round: {load()}")
+    cores = os.cpu_count() or 1
+    rows = [
+        [
+            f"round {n}",
+            ms(ideal),
+            ms(total),
+            f"{total / ideal:.1f}x",
+            f"{args.executions / cores:.0f}x",
+        ]
+        for n, (ideal, total) in enumerate(results, 1)
+    ]
+    ideal = median([r[0] for r in results])
+    total = median([r[1] for r in results])
+    rows.append(["median", ms(ideal), ms(total), f"{median([t / i for i, t in results]):.1f}x", ""])
+    print(
+        f"\n{args.executions} PARALLEL executions of a {COMMANDS_STAGES + 1}-stage pipeline "
+        f"(S3 source + {COMMANDS_STAGES} Commands `true`)"
+    )
+    print(
+        table(
+            ["", "one alone (ideal)", f"{args.executions} at once", "total / ideal", "N / cores"],
+            rows,
+        )
+    )
+    print(load())
+
+
+if __name__ == "__main__":
+    main()
