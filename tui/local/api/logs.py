@@ -43,8 +43,9 @@ Decisions recorded here:
   24 hours, at most 1 MB; events more than 2 hours ahead of the endpoint's clock or older than
   14 days are not stored and reported in `rejectedLogEventsInfo`. The sequence token is
   ignored (AWS ignores it since 2023); `nextSequenceToken` is still answered.
-- `logGroupIdentifier` is a name or an ARN (with or without the trailing `:*`); an ARN of
-  another region or account names a group that does not exist here.
+- `logGroupIdentifier` is a name or an ARN (the model's pattern keeps out the trailing `:*`
+  of DescribeLogGroups' `arn`); an ARN of another region or account names a group that does
+  not exist here.
 - StartLiveTail answers UnknownOperationException: it replies with an event stream, which the
   local endpoint does not serve. Poll GetLogEvents (forward tokens) or FilterLogEvents.
 """
@@ -237,8 +238,7 @@ class LogsService:
             raise InvalidParameterException(f"Invalid log group identifier: {identifier}")
         if parts[3] != self.region or parts[4] != self.account:
             return None
-        name = parts[6]
-        return name[:-2] if name.endswith(":*") else name
+        return parts[6]
 
     def _group(self, request: Request) -> str:
         name = request.get("logGroupName")
