@@ -19,14 +19,20 @@ from tui.local.engine.logs import LogStore
 from tui.local.engine.objects import ObjectStore
 from tui.local.engine.providers.commands import CommandsProvider
 from tui.local.engine.providers.custom import CustomActionProvider
+from tui.local.engine.providers.git_source import GitSourceProvider, RepositoryLocator
 from tui.local.engine.providers.registry import ProviderRegistry
 from tui.local.engine.providers.s3_source import S3SourceProvider
 from tui.local.engine.state import EngineState
 
 
-def default_providers(objects: ObjectStore) -> ProviderRegistry:
+def default_providers(objects: ObjectStore, backend: Backend) -> ProviderRegistry:
     registry = ProviderRegistry()
     registry.register("Source", "AWS", "S3", "1", S3SourceProvider(objects))
+    repositories = RepositoryLocator(backend.data_dir, backend.config)
+    codecommit = GitSourceProvider(repositories, "CodeCommit")
+    registry.register("Source", "AWS", "CodeCommit", "1", codecommit)
+    connections = GitSourceProvider(repositories, "CodeStarSourceConnection")
+    registry.register("Source", "AWS", "CodeStarSourceConnection", "1", connections)
     registry.register("Compute", "AWS", "Commands", "1", CommandsProvider())
     return registry
 
@@ -57,7 +63,7 @@ async def open_backend(
     backend.add_service(CodeBuildService(builds))
     state = EngineState(backend.db, backend.clock, region, account)
     jobs = JobRegistry(account)
-    providers = default_providers(objects)
+    providers = default_providers(objects, backend)
     providers.register_owner("Custom", CustomActionProvider(jobs))
     engine = PipelineEngine(
         state, objects, logs, providers, backend.data_dir, CustomActionTypes(backend.db), jobs
