@@ -6,14 +6,17 @@ from pathlib import Path
 
 from tui.local.api.codebuild import CodeBuildService
 from tui.local.api.codepipeline import CodePipelineService
+from tui.local.api.events import EventsService
 from tui.local.api.logs import LogsService
 from tui.local.api.s3 import S3Api
+from tui.local.api.sqs import SqsService
 from tui.local.backend import DEFAULT_ACCOUNT, DEFAULT_REGION, Backend
 from tui.local.clock import Clock
 from tui.local.config import ConfigError, load_config
 from tui.local.engine.builds import BuildStore
 from tui.local.engine.custom_types import CustomActionTypes
 from tui.local.engine.engine import PipelineEngine
+from tui.local.engine.eventbus import EventBus
 from tui.local.engine.jobs import JobRegistry
 from tui.local.engine.logs import LogStore
 from tui.local.engine.objects import ObjectStore
@@ -22,6 +25,7 @@ from tui.local.engine.providers.custom import CustomActionProvider
 from tui.local.engine.providers.git_source import GitSourceProvider, RepositoryLocator
 from tui.local.engine.providers.registry import ProviderRegistry
 from tui.local.engine.providers.s3_source import S3SourceProvider
+from tui.local.engine.queues import QueueStore
 from tui.local.engine.state import EngineState
 
 
@@ -70,5 +74,12 @@ async def open_backend(
     )
     backend.engine = engine
     backend.add_service(CodePipelineService(engine))
+    # SQS and EventBridge: the default bus follows the engine's event log (delivering after
+    # each commit, catching up on start) before the engine starts emitting.
+    queues = QueueStore(backend.db, backend.clock, region, account)
+    bus = EventBus(backend.db, backend.clock, region, account, queues)
+    bus.follow(state.events)
+    backend.add_service(SqsService(queues))
+    backend.add_service(EventsService(bus))
     engine.start()
     return backend

@@ -35,7 +35,7 @@ from typing import Any
 from aiohttp import web
 
 from tui.local.api import protocol, shapes
-from tui.local.api.caller import access_key_of, current_access_key
+from tui.local.api.caller import access_key_of, current_access_key, current_host
 from tui.local.api.control import control_routes
 from tui.local.backend import Backend
 from tui.model.errors import AwsError, UnknownOperationException
@@ -123,6 +123,7 @@ async def handle_json(request: web.Request, target: str) -> web.Response:
                 "implemented by the local endpoint."
             )
         current_access_key.set(access_key_of(request.headers.get("Authorization")))
+        current_host.set(request.host)
         result = method(params)
         if inspect.isawaitable(result):
             result = await result
