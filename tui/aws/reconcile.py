@@ -293,10 +293,10 @@ class ReconcileScheduler(Generic[S]):
             if self._round_robin_due is None:
                 self._round_robin_due = now + self.settings.round_robin_step
             elif self._round_robin_due <= now and self._may_start(now):
-                name = self._round_robin_pick(now)
-                if name is not None:
+                oldest = self._round_robin_pick(now)
+                if oldest is not None:
                     self._round_robin_busy = True
-                    self._start(name, "round-robin", now)
+                    self._start(oldest, "round-robin", now)
 
     def _may_start(self, now: float) -> bool:
         return len(self._tasks) < self.settings.max_concurrent and now >= self._next_start
