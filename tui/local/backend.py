@@ -47,6 +47,8 @@ class Backend:
     config: LocalConfig = field(default_factory=LocalConfig)
     # The URL clients reach this endpoint at, once it listens (Lambda functions call back here).
     endpoint_url: str = ""
+    # Source change detection (`tui.local.engine.source_watch.SourceWatcher`).
+    source_watch: Any = None
 
     @classmethod
     async def open(
@@ -64,6 +66,8 @@ class Backend:
         self.json_services[service.target_prefix] = service
 
     async def close(self) -> None:
+        if self.source_watch is not None:
+            await self.source_watch.close()
         if self.engine is not None:
             await self.engine.close()
         self.db.close()
