@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.endpoint import Endpoint, wait_for
 from tests.local.pipelines import ARTIFACT_BUCKET, ROLE
 
 CONNECTION_ARN = "arn:aws:codestar-connections:us-east-1:000000000000:connection/5c5d1d7e-0000-4000-8000-000000000001"
@@ -20,6 +21,40 @@ def git_env() -> dict[str, str]:
         "GIT_TERMINAL_PROMPT": "0",
         "LC_ALL": "C",
     }
+
+
+class EndpointStarter:
+    """Starts endpoints on one data dir (after writing its config file, if given) and stops
+    them all at the end; a test may stop one and start another on the same data."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.started: list[Endpoint] = []
+
+    def __call__(self, config: str | None = None) -> Endpoint:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if config is not None:
+            (self.data_dir / "config.toml").write_text(config)
+        endpoint = Endpoint(self.data_dir).start()
+        self.started.append(endpoint)
+        return endpoint
+
+    def stop(self, endpoint: Endpoint) -> None:
+        self.started.remove(endpoint)
+        endpoint.stop()
+
+    def stop_all(self) -> None:
+        for endpoint in self.started:
+            endpoint.stop()
+        self.started.clear()
+
+
+def watch_tick(endpoint: Endpoint) -> None:
+    """Move the clock one watch interval and wait until that look at the sources is done."""
+    watcher = endpoint.backend.source_watch
+    before = endpoint.call(lambda: watcher.ticks)
+    endpoint.advance(watcher.interval)
+    wait_for(lambda: endpoint.call(lambda: watcher.ticks) > before)
 
 
 class GitRepo:

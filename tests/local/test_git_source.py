@@ -6,7 +6,7 @@ import io
 import json
 import stat
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,32 +22,21 @@ from tests.local.pipelines import (
 )
 from tests.local.sources import (
     CONNECTION_ARN,
+    EndpointStarter,
     GitRepo,
     codecommit_source,
     connection_source,
     pipeline_with,
 )
 
-StartEndpoint = Callable[..., Endpoint]
+StartEndpoint = EndpointStarter
 
 
 @pytest.fixture
-def start_endpoint(tmp_path: Path) -> Iterator[StartEndpoint]:
-    """Starts an endpoint on `tmp_path/data`, after writing its config file if given."""
-    started: list[Endpoint] = []
-
-    def start(config: str | None = None) -> Endpoint:
-        data = tmp_path / "data"
-        data.mkdir(parents=True, exist_ok=True)
-        if config is not None:
-            (data / "config.toml").write_text(config)
-        endpoint = Endpoint(data).start()
-        started.append(endpoint)
-        return endpoint
-
-    yield start
-    for endpoint in started:
-        endpoint.stop()
+def start_endpoint(tmp_path: Path) -> Iterator[EndpointStarter]:
+    starter = EndpointStarter(tmp_path / "data")
+    yield starter
+    starter.stop_all()
 
 
 def source_action_run(client: Any, name: str, execution_id: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from tui.local.engine.providers.git_source import GitSourceProvider, RepositoryL
 from tui.local.engine.providers.registry import ProviderRegistry
 from tui.local.engine.providers.s3_source import S3SourceProvider
 from tui.local.engine.queues import QueueStore
+from tui.local.engine.source_watch import DEFAULT_INTERVAL_SECONDS, SourceWatcher
 from tui.local.engine.state import EngineState
 
 
@@ -47,6 +48,7 @@ async def open_backend(
     region: str = DEFAULT_REGION,
     account: str = DEFAULT_ACCOUNT,
     config_path: Path | None = None,
+    watch_interval: float = DEFAULT_INTERVAL_SECONDS,
 ) -> Backend:
     """Open everything an endpoint serves; raises ConfigError for an unusable config file."""
     backend = await Backend.open(data_dir, clock, region, account)
@@ -82,4 +84,15 @@ async def open_backend(
     backend.add_service(SqsService(queues))
     backend.add_service(EventsService(bus))
     engine.start()
+    backend.source_watch = SourceWatcher(
+        engine,
+        backend.db,
+        backend.clock,
+        objects,
+        RepositoryLocator(backend.data_dir, backend.config),
+        region=region,
+        account=account,
+        interval=watch_interval,
+    )
+    backend.source_watch.start()
     return backend
