@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 KILL_GRACE_SECONDS = 3.0
 MAX_LINE_BYTES = 1024 * 1024
@@ -266,3 +267,186 @@ async def drain(
         shell.close()
         return False
     return True
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """How one command of a `ShellSession` ended."""
+
+    # The command's exit status; when the command ended the shell itself, the shell's
+    # (negative: killed by that signal).
+    status: int
+    # The command ended the shell session (`exit`, `exec`, a failure under `set -e`).
+    ended_session: bool = False
+
+    @property
+    def reason(self) -> str:
+        if self.status < 0:
+            return f"killed by signal {-self.status}"
+        return f"exit status {self.status}"
+
+
+# The session's driver loop. Commands arrive on stdin as a header line `<step> <line count>`
+# followed by that many lines, and are eval'ed with stdin from /dev/null. Only builtins are
+# used, so a command that empties PATH cannot break the loop. Markers go to fd 9, a copy of
+# the original stdout, so they still arrive (in order with the output) after a command
+# redirects the shell's own stdout; the format string splits the marker so that a `set -x`
+# trace of the printf never contains it.
+_SESSION_LOOP = """exec 9>&1
+while IFS=' ' read -r __pipetop_step __pipetop_count; do
+  __pipetop_command=''
+  while [ "$__pipetop_count" -gt 0 ]; do
+    IFS= read -r __pipetop_line || break
+    __pipetop_command="$__pipetop_command$__pipetop_line
+"
+    __pipetop_count=$((__pipetop_count - 1))
+  done
+  printf '##pipetop-%s## start %s\\n' {token} "$__pipetop_step" >&9
+  eval "$__pipetop_command" </dev/null
+  __pipetop_rc=$?
+  printf '##pipetop-%s## end %s %s\\n' {token} "$__pipetop_step" "$__pipetop_rc" >&9
+done
+"""
+
+
+class ShellSession:
+    """One shell that runs commands one at a time, keeping its state (`cd`, variables,
+    background jobs) between them, as CodeBuild's buildspec version 0.2 does.
+
+    The shell starts on the first `run`. A command that ends the shell ends the session: the
+    rest of its process group is ended, and the next `run` starts a fresh shell from `cwd`
+    with `env` (both may be changed in between). `close` ends the session normally (its
+    leftover processes get SIGTERM, then SIGKILL); `kill` is for cancellation.
+    """
+
+    def __init__(
+        self,
+        shell: str,
+        *,
+        cwd: Path,
+        env: dict[str, str],
+        log: Callable[[str], None],
+        notice: Callable[[str], None],
+        grace: float = KILL_GRACE_SECONDS,
+        drain_seconds: float = DRAIN_SECONDS,
+    ) -> None:
+        self.shell = shell
+        self.cwd = cwd
+        self.env = env
+        self._log = log
+        self._notice = notice
+        self._grace = grace
+        self._drain_seconds = drain_seconds
+        self._token = os.urandom(16).hex()
+        self._marker = f"##pipetop-{self._token}##"
+        self._steps = 0
+        self._on_start: dict[int, Callable[[], None] | None] = {}
+        self._ends: dict[int, asyncio.Future[int]] = {}
+        self._shell: Shell | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._lines = LineReader(self._line)
+
+    @property
+    def running(self) -> bool:
+        return self._shell is not None
+
+    def _line(self, text: str) -> None:
+        before, fields = split_marker(text, self._marker)
+        if before is not None:
+            self._log(before)
+        if fields is None or len(fields) < 2 or not fields[1].isdigit():
+            return
+        step = int(fields[1])
+        if fields[0] == "start":
+            on_start = self._on_start.pop(step, None)
+            if on_start is not None:
+                on_start()
+        elif fields[0] == "end" and len(fields) >= 3:
+            end = self._ends.get(step)
+            if end is not None and not end.done():
+                try:
+                    end.set_result(int(fields[2]))
+                except ValueError:
+                    end.set_result(1)
+
+    async def _start(self) -> Shell:
+        script = _SESSION_LOOP.format(token=self._token)
+        shell = await start_shielded(
+            shell_argv(self.shell, script),
+            cwd=self.cwd,
+            env=dict(self.env),
+            stdin_pipe=True,
+            grace=self._grace,
+        )
+        assert shell.process.stdout is not None
+        self._lines = LineReader(self._line)
+        self._shell = shell
+        self._reader = asyncio.create_task(self._lines.pump(shell.process.stdout))
+        return shell
+
+    async def run(self, command: str, on_start: Callable[[], None] | None = None) -> StepResult:
+        """Run one command; `on_start` is called when it starts, in order with the output.
+
+        Raises OSError/ValueError when a shell cannot be started.
+        """
+        shell = self._shell or await self._start()
+        self._steps += 1
+        step = self._steps
+        end: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._ends[step] = end
+        self._on_start[step] = on_start
+        lines = command.split("\n")
+        payload = f"{step} {len(lines)}\n" + "".join(f"{line}\n" for line in lines)
+        stdin = shell.process.stdin
+        assert stdin is not None
+        try:
+            stdin.write(payload.encode())
+            await stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # The shell is gone; `exited` says so below.
+        exited = asyncio.ensure_future(shell.exited.wait())
+        waits: list[asyncio.Future[Any]] = [end, exited]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            exited.cancel()
+            self._on_start.pop(step, None)
+        if end.done():
+            self._ends.pop(step, None)
+            return StepResult(end.result())
+        returncode = shell.process.returncode
+        await self._end(shell)
+        self._ends.pop(step, None)
+        return StepResult(-1 if returncode is None else returncode, ended_session=True)
+
+    async def _end(self, shell: Shell) -> None:
+        """After the shell exited: end the rest of its group and read its last output."""
+        await terminate_group(shell.process, self._grace)
+        assert self._reader is not None
+        if not await drain(shell, self._reader, self._lines, self._drain_seconds):
+            self._notice(
+                "Output is still open after the shell ended (a process left the group); stopped reading it"
+            )
+        await shell.process.wait()
+        self._shell = None
+        self._reader = None
+
+    async def close(self) -> None:
+        """End the session between commands: the shell exits, its leftovers are ended."""
+        shell = self._shell
+        if shell is None:
+            return
+        stdin = shell.process.stdin
+        assert stdin is not None
+        stdin.close()
+        await shell.exited.wait()
+        await self._end(shell)
+
+    async def kill(self) -> None:
+        """End the whole process group now (cancellation, timeout)."""
+        shell = self._shell
+        if shell is None:
+            return
+        self._shell = None
+        await stop_shell(shell, self._reader, self._grace)
+        self._reader = None
