@@ -65,7 +65,7 @@ def _wanted_message_attributes(
         return {}
     if "All" in names or ".*" in names:
         return attributes
-    prefixes = tuple(name[:-1] for name in names if name.endswith(".*"))
+    prefixes = tuple(name[:-2] for name in names if name.endswith(".*"))
     exact = set(names)
     return {
         key: value
