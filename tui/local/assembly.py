@@ -20,6 +20,7 @@ from tui.local.engine.eventbus import EventBus
 from tui.local.engine.jobs import JobRegistry
 from tui.local.engine.logs import LogStore
 from tui.local.engine.objects import ObjectStore
+from tui.local.engine.providers.codebuild import CodeBuildProvider
 from tui.local.engine.providers.commands import CommandsProvider
 from tui.local.engine.providers.custom import CustomActionProvider
 from tui.local.engine.providers.git_source import GitSourceProvider, RepositoryLocator
@@ -39,6 +40,9 @@ def default_providers(objects: ObjectStore, backend: Backend) -> ProviderRegistr
     connections = GitSourceProvider(repositories, "CodeStarSourceConnection")
     registry.register("Source", "AWS", "CodeStarSourceConnection", "1", connections)
     registry.register("Compute", "AWS", "Commands", "1", CommandsProvider())
+    codebuild = CodeBuildProvider(backend.builds, backend.logs, backend.config)
+    registry.register("Build", "AWS", "CodeBuild", "1", codebuild)
+    registry.register("Test", "AWS", "CodeBuild", "1", codebuild)
     return registry
 
 
