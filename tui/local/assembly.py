@@ -25,6 +25,7 @@ from tui.local.engine.providers.commands import CommandsProvider
 from tui.local.engine.providers.custom import CustomActionProvider
 from tui.local.engine.providers.git_source import GitSourceProvider, RepositoryLocator
 from tui.local.engine.providers.registry import ProviderRegistry
+from tui.local.engine.providers.s3_deploy import S3DeployProvider
 from tui.local.engine.providers.s3_source import S3SourceProvider
 from tui.local.engine.queues import QueueStore
 from tui.local.engine.source_watch import DEFAULT_INTERVAL_SECONDS, SourceWatcher
@@ -39,6 +40,7 @@ def default_providers(objects: ObjectStore, backend: Backend) -> ProviderRegistr
     registry.register("Source", "AWS", "CodeCommit", "1", codecommit)
     connections = GitSourceProvider(repositories, "CodeStarSourceConnection")
     registry.register("Source", "AWS", "CodeStarSourceConnection", "1", connections)
+    registry.register("Deploy", "AWS", "S3", "1", S3DeployProvider(objects))
     registry.register("Compute", "AWS", "Commands", "1", CommandsProvider())
     codebuild = CodeBuildProvider(backend.builds, backend.logs, backend.config)
     registry.register("Build", "AWS", "CodeBuild", "1", codebuild)
