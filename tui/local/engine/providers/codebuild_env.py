@@ -103,7 +103,9 @@ def _variable(item: object, origin: str, index: int) -> Variable:
 def _where_to_add(config: LocalConfig) -> str:
     if config.source is not None:
         return f"the endpoint's config file {config.source}"
-    return "the endpoint's config file (config.toml in its data dir, or the file given with --config)"
+    return (
+        "the endpoint's config file (config.toml in its data dir, or the file given with --config)"
+    )
 
 
 def parameter_value(config: LocalConfig, name: str, variable: str, origin: str) -> str:
