@@ -284,6 +284,9 @@ def test_a_failing_test_fails_the_build_action_and_its_log_says_why(endpoint: En
         line.endswith("Command did not exit successfully python3 -m unittest -v exit status 1")
         for line in lines
     )
-    # Nothing went to the Commands log group.
-    groups = [g["logGroupName"] for g in endpoint.client("logs").describe_log_groups()["logGroups"]]
+    # The build's log is in the CodeBuild group only: nothing went to the Commands group.
+    logs = endpoint.client("logs")
+    groups = [g["logGroupName"] for g in logs.describe_log_groups()["logGroups"]]
     assert "/aws/codebuild/broken-calc" in groups
+    commands_group = logs.filter_log_events(logGroupName="/aws/codepipeline/broken")["events"]
+    assert [e for e in commands_group if e["logStreamName"] == failed["actionExecutionId"]] == []

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import textwrap
 import time
 import zipfile
@@ -838,6 +837,37 @@ async def test_a_secret_missing_from_the_config_fails_naming_it(tmp_path: Path) 
 # --- exported variables and artifacts --------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("env", "action_type"),
+    [
+        ("  secrets-manager:\n    TOKEN: api-token\n", None),
+        ("", "SECRETS_MANAGER"),
+        ("", "PARAMETER_STORE"),
+    ],
+)
+async def test_secret_values_cannot_be_exported(
+    tmp_path: Path, env: str, action_type: str | None
+) -> None:
+    h = Harness(
+        tmp_path, config=LocalConfig(secrets={"api-token": "t0k3n"}, parameters={"api-token": "p"})
+    )
+    h.project()
+    configuration = {"ProjectName": "app"}
+    if action_type is not None:
+        configuration["EnvironmentVariables"] = json.dumps(
+            [{"name": "TOKEN", "value": "api-token", "type": action_type}]
+        )
+    outcome = await h.run(
+        "version: 0.2\nenv:\n" + env + "  exported-variables: [TOKEN]\n"
+        "phases:\n  build:\n    commands: [touch ran]\n",
+        configuration=configuration,
+    )
+    assert outcome.status == "Failed"
+    assert outcome.summary is not None
+    assert "env.exported-variables: TOKEN cannot be exported" in outcome.summary
+    assert not (h.workspace / "inputs" / "Src" / "ran").exists()
+
+
 async def test_exported_variables_take_their_values_at_the_end_of_post_build(h: Harness) -> None:
     outcome = await h.run(
         """\
@@ -1088,7 +1118,9 @@ async def test_cancellation_kills_the_build_and_records_it_stopped(h: Harness) -
     assert build["buildStatus"] == "STOPPED"
     assert build["phases"][-2]["phaseType"] == "BUILD"
     assert build["phases"][-2]["phaseStatus"] == "STOPPED"
-    assert os.path.exists(pid_file)
+    logs = build["logs"]
+    lines = [e.message for e in h.logs.read(logs["groupName"], logs["streamName"])]
+    assert any("The action was stopped: ending the build's processes" in line for line in lines)
 
 
 async def test_the_default_timeout_without_a_project_is_an_hour(h: Harness) -> None:

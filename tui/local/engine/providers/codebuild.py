@@ -35,7 +35,8 @@ Decisions recorded here:
 - PARAMETER_STORE and SECRETS_MANAGER values come from the config file
   (tui.local.engine.providers.codebuild_env); all variables are resolved in DOWNLOAD_SOURCE,
   after the buildspec is read, and a missing value fails that phase naming the variable and
-  how to provide it. [I] Secret values of 3 characters or more are masked as `***` in the
+  how to provide it. As in CodeBuild, a Secrets Manager variable (any level) and a project's
+  or action's Parameter Store variable cannot be exported: the buildspec is refused. [I] Secret values of 3 characters or more are masked as `***` in the
   log (shorter ones would garble it).
 - Shell: the buildspec's `env.shell` (`bash`, `/bin/sh`), else bash when present, else sh.
   Version 0.2 keeps one `ShellSession` for the whole build: `cd`, variables and background
@@ -704,10 +705,23 @@ class _BuildRun:
             origin = _where(key, spec.line_of(key))
             env[name] = secret_value(config, reference, name, origin)
             self.log.mask(env[name])
+        unexportable = set(spec.env.secrets_manager)
         for variable in [*project_variables(self.project), *self.action_variables]:
             env[variable.name] = resolve(config, variable)
             if variable.type == "SECRETS_MANAGER":
                 self.log.mask(env[variable.name])
+            if variable.type == "PLAINTEXT":
+                unexportable.discard(variable.name)
+            else:
+                unexportable.add(variable.name)
+        for name in spec.env.exported_variables:
+            if name in unexportable:
+                raise BuildspecError(
+                    f"{name} cannot be exported: it holds a Secrets Manager value or a project's "
+                    "Parameter Store value, which would show in the action's output variables",
+                    key="env.exported-variables",
+                    line=spec.line_of("env.exported-variables"),
+                )
         build = self.build
         env.update(
             {
