@@ -8,7 +8,7 @@ import json
 import zipfile
 from typing import Any
 
-from tests.endpoint import Endpoint
+from tests.endpoint import Endpoint, wait_for
 from tests.local.pipelines import (
     ARTIFACT_BUCKET,
     action_executions,
@@ -290,3 +290,70 @@ def test_a_failing_test_fails_the_build_action_and_its_log_says_why(endpoint: En
     assert "/aws/codebuild/broken-calc" in groups
     commands_group = logs.filter_log_events(logGroupName="/aws/codepipeline/broken")["events"]
     assert [e for e in commands_group if e["logStreamName"] == failed["actionExecutionId"]] == []
+
+
+SLEEPING_BUILDSPEC = """\
+version: 0.2
+phases:
+  build:
+    commands:
+      - echo started
+      - sleep 1000
+"""
+
+
+def running_build(endpoint: Endpoint, project: str) -> dict[str, Any]:
+    """The project's build once it is running its BUILD phase."""
+    client = endpoint.client("codebuild")
+
+    def find() -> dict[str, Any] | None:
+        ids = client.list_builds_for_project(projectName=project)["ids"]
+        if not ids:
+            return None
+        (build,) = client.batch_get_builds(ids=ids[:1])["builds"]
+        return dict(build) if build["currentPhase"] == "BUILD" else None
+
+    build = wait_for(find)
+    wait_for(lambda: "started" in build_log(endpoint, build))
+    return build
+
+
+def test_the_projects_timeout_fails_the_action_on_the_engine_clock(endpoint: Endpoint) -> None:
+    upload_source(endpoint, {"buildspec.yml": SLEEPING_BUILDSPEC})
+    create_project(endpoint, "slow", timeoutInMinutes=5)
+    cp = endpoint.client("codepipeline")
+    cp.create_pipeline(pipeline=pipeline("slow", stage("Build", codebuild("Sleep", "slow"))))
+    execution_id = latest_execution_id(cp, "slow")
+    build = running_build(endpoint, "slow")
+    endpoint.advance(5 * 60)
+    assert wait_status(cp, "slow", execution_id) == "Failed"
+    (run,) = [d for d in action_executions(cp, "slow", execution_id) if d["actionName"] == "Sleep"]
+    assert run["output"]["executionResult"]["externalExecutionSummary"] == (
+        "Build terminated with state: TIMED_OUT. Phase: BUILD, Code: BUILD_TIMED_OUT, "
+        "Message: Build has timed out after 5 minutes."
+    )
+    (build,) = endpoint.client("codebuild").batch_get_builds(ids=[build["id"]])["builds"]
+    assert build["buildStatus"] == "TIMED_OUT"
+
+
+def test_stop_and_abandon_stops_the_build(endpoint: Endpoint) -> None:
+    upload_source(endpoint, {"buildspec.yml": SLEEPING_BUILDSPEC})
+    cp = endpoint.client("codepipeline")
+    cp.create_pipeline(
+        pipeline=pipeline("stopped", stage("Build", codebuild("Sleep", "stoppable")))
+    )
+    execution_id = latest_execution_id(cp, "stopped")
+    build = running_build(endpoint, "stoppable")
+    cp.stop_pipeline_execution(
+        pipelineName="stopped", pipelineExecutionId=execution_id, abandon=True, reason="enough"
+    )
+    assert wait_status(cp, "stopped", execution_id) == "Stopped"
+    client = endpoint.client("codebuild")
+    stopped = wait_for(
+        lambda: (
+            (b := client.batch_get_builds(ids=[build["id"]])["builds"][0])["buildComplete"] and b
+        )
+    )
+    assert stopped["buildStatus"] == "STOPPED"
+    assert stopped["phases"][-2]["phaseType"] == "BUILD"
+    assert stopped["phases"][-2]["phaseStatus"] == "STOPPED"
