@@ -24,6 +24,7 @@ from tui.local.engine.providers.codebuild import CodeBuildProvider
 from tui.local.engine.providers.commands import CommandsProvider
 from tui.local.engine.providers.custom import CustomActionProvider
 from tui.local.engine.providers.git_source import GitSourceProvider, RepositoryLocator
+from tui.local.engine.providers.lambda_invoke import LambdaInvokeProvider
 from tui.local.engine.providers.registry import ProviderRegistry
 from tui.local.engine.providers.s3_deploy import S3DeployProvider
 from tui.local.engine.providers.s3_source import S3SourceProvider
@@ -77,6 +78,8 @@ async def open_backend(
     jobs = JobRegistry(account)
     providers = default_providers(objects, backend)
     providers.register_owner("Custom", CustomActionProvider(jobs))
+    functions = LambdaInvokeProvider.for_backend(backend, jobs)
+    providers.register("Invoke", "AWS", "Lambda", "1", functions)
     engine = PipelineEngine(
         state, objects, logs, providers, backend.data_dir, CustomActionTypes(backend.db), jobs
     )
