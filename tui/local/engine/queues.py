@@ -450,7 +450,7 @@ class QueueStore:
             )
         if attributes.get("FifoQueue", "").lower() == "false":
             del attributes["FifoQueue"]
-        settings = self._checked_attributes(attributes, creating=True)
+        settings = self._checked_attributes(attributes)
         existing = self._queues.get(name)
         now = self.clock.now()
         if existing is not None:
@@ -492,7 +492,7 @@ class QueueStore:
             ),
         )
 
-    def _checked_attributes(self, attributes: Mapping[str, str], creating: bool) -> dict[str, str]:
+    def _checked_attributes(self, attributes: Mapping[str, str]) -> dict[str, str]:
         """Validated settable attributes, values normalized as SQS reports them."""
         settings: dict[str, str] = {}
         for key, raw in attributes.items():
@@ -553,7 +553,7 @@ class QueueStore:
         for key in attributes:
             if key in FIFO_ATTRIBUTES:
                 raise InvalidAttributeName(f"Unknown Attribute {key}.")
-        settings = self._checked_attributes(attributes, creating=False)
+        settings = self._checked_attributes(attributes)
         for key, value in settings.items():
             if value == "" and key in OPTIONAL_ATTRIBUTES:
                 queue.attributes.pop(key, None)
