@@ -29,6 +29,18 @@ def _port(text: str) -> int:
     return port
 
 
+def _interval(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(
+            f"the interval must be a positive number of seconds: {text!r}"
+        )
+    return seconds
+
+
 def _account(text: str) -> str:
     if re.fullmatch(r"[0-9]{12}", text) is None:
         raise argparse.ArgumentTypeError(f"an AWS account id is 12 digits: {text!r}")
@@ -64,6 +76,7 @@ def _run_local_serve(args: argparse.Namespace) -> int:
             manual_clock=args.manual_clock,
             config=args.config,
             access_log=args.log_level == "debug",
+            watch_interval=args.watch_interval,
         )
     )
 
@@ -125,6 +138,13 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
             'for tests: time stands still until POST /_local/clock/advance {"seconds": N} '
             "moves it (timeouts and timestamps follow that clock)"
         ),
+    )
+    serve.add_argument(
+        "--watch-interval",
+        type=_interval,
+        default=None,
+        metavar="SECONDS",
+        help="how often source repositories and objects are checked for changes (default: 10)",
     )
     serve.add_argument(
         "--log-level",

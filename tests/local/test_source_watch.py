@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from tests.local.sources import (
     pipeline_with,
     watch_tick,
 )
+from tests.process import ServerProcess
 from tui.local.engine.source_watch import glob_regex
 
 
@@ -363,3 +367,54 @@ def test_trigger_globs(pattern: str, matches: list[str], misses: list[str]) -> N
         assert regex.fullmatch(name), (pattern, name)
     for name in misses:
         assert not regex.fullmatch(name), (pattern, name)
+
+
+def test_a_served_endpoint_watches_on_the_wall_clock(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    repo = GitRepo(data / "repos" / "served")
+    repo.commit({"a": "1\n"}, "One")
+    with ServerProcess(data, "--watch-interval", "0.2") as server:
+        client = server.client("codepipeline")
+        client.create_pipeline(
+            pipeline=pipeline_with("served", [codecommit_source("served")], check_stage())
+        )
+        first = client.list_pipeline_executions(pipelineName="served")[
+            "pipelineExecutionSummaries"
+        ][0]["pipelineExecutionId"]
+        assert wait_status(client, "served", first) == "Succeeded"
+        time.sleep(0.5)  # at least one look after the first run: the baseline is recorded
+        repo.commit({"a": "2\n"}, "Two")
+
+        def second() -> list[dict[str, Any]] | None:
+            runs = client.list_pipeline_executions(pipelineName="served")[
+                "pipelineExecutionSummaries"
+            ]
+            return runs if len(runs) == 2 else None
+
+        runs = wait_for(second)
+        assert runs[0]["trigger"]["triggerType"] == "PollForSourceChanges"
+        assert server.terminate() == 0
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "nan"])
+def test_serve_refuses_a_bad_watch_interval(tmp_path: Path, value: str) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "local",
+            "serve",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--watch-interval",
+            value,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--watch-interval" in done.stderr
+    assert "Traceback" not in done.stderr

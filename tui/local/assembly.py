@@ -55,7 +55,7 @@ async def open_backend(
     region: str = DEFAULT_REGION,
     account: str = DEFAULT_ACCOUNT,
     config_path: Path | None = None,
-    watch_interval: float = DEFAULT_INTERVAL_SECONDS,
+    watch_interval: float | None = None,
 ) -> Backend:
     """Open everything an endpoint serves; raises ConfigError for an unusable config file."""
     backend = await Backend.open(data_dir, clock, region, account)
@@ -101,7 +101,7 @@ async def open_backend(
         RepositoryLocator(backend.data_dir, backend.config),
         region=region,
         account=account,
-        interval=watch_interval,
+        interval=DEFAULT_INTERVAL_SECONDS if watch_interval is None else watch_interval,
     )
     backend.source_watch.start()
     return backend

@@ -57,6 +57,8 @@ class ServeOptions:
     manual_clock: bool = False
     config: Path | None = None
     access_log: bool = False
+    # Seconds between looks at watched sources (None: the watcher's default).
+    watch_interval: float | None = None
 
 
 class StartupError(Exception):
@@ -169,7 +171,12 @@ async def serve(
                 clock = ManualClock() if options.manual_clock else Clock()
                 try:
                     backend = await open_backend(
-                        data_dir, clock, options.region, options.account, options.config
+                        data_dir,
+                        clock,
+                        options.region,
+                        options.account,
+                        options.config,
+                        watch_interval=options.watch_interval,
                     )
                 except sqlite3.DatabaseError as exc:
                     raise StartupError(f"cannot open the database in {data_dir}: {exc}") from None
