@@ -665,3 +665,21 @@ def test_queue_contents_survive_a_restart(tmp_path: Path) -> None:
         assert back["Attributes"]["ApproximateReceiveCount"] == "2"
     finally:
         second.stop()
+
+
+def test_stopping_the_endpoint_ends_long_polls_at_once(tmp_path: Path) -> None:
+    endpoint = Endpoint(tmp_path / "data").start()
+    sqs = endpoint.client("sqs")
+    url = make_queue(sqs, "held")
+    replies: list[dict[str, Any]] = []
+    poll = threading.Thread(
+        target=lambda: replies.append(sqs.receive_message(QueueUrl=url, WaitTimeSeconds=20))
+    )
+    poll.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    endpoint.stop()
+    poll.join(timeout=5)
+    assert time.monotonic() - started < 2.0
+    assert len(replies) == 1
+    assert "Messages" not in replies[0]

@@ -21,7 +21,9 @@ Every failure leaves through one funnel that turns it into an AWS-shaped error. 
 never causes a 500: an exception other than `AwsError` is a bug in a service, logged with its
 traceback and answered `InternalFailure` (500). A service may add headers to its errors with
 an optional `error_headers(error) -> Mapping[str, str]` method (SQS's awsQueryCompatible
-header), or by setting `headers` on the error.
+header), or by setting `headers` on the error. When the server shuts down it calls each
+service's optional `shutdown()` (sync or async) before it waits for the requests in flight, so
+a service can end what it holds open (SQS long polls) instead of delaying the shutdown.
 """
 
 from __future__ import annotations
@@ -221,10 +223,24 @@ async def _compile_validators(app: web.Application) -> None:
                 shapes.operation_validator(service_name, operation)
 
 
+async def _shutdown_services(app: web.Application) -> None:
+    for service in app[BACKEND_KEY].json_services.values():
+        hook = getattr(service, "shutdown", None)
+        if hook is None:
+            continue
+        try:
+            result = hook()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("shutdown of %s failed", type(service).__name__)
+
+
 def build_app(backend: Backend) -> web.Application:
     app = web.Application(client_max_size=5 * 1024**3)
     app[BACKEND_KEY] = backend
     app.on_startup.append(_compile_validators)
+    app.on_shutdown.append(_shutdown_services)
     app.add_routes(control_routes(backend))
     app.router.add_route("*", "/{tail:.*}", dispatch)
     return app

@@ -89,6 +89,10 @@ class SqsService:
     def __init__(self, store: QueueStore) -> None:
         self.store = store
 
+    def shutdown(self) -> None:
+        """Long polls end at once when the endpoint stops (they would hold it up to 20 s)."""
+        self.store.end_long_polls()
+
     def error_headers(self, error: AwsError) -> Mapping[str, str]:
         if isinstance(error, SqsError):
             fault = "Sender" if error.sender_fault else "Receiver"

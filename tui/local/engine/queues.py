@@ -35,7 +35,8 @@ Decisions [I]:
   client's HTTP read timeout is real time. It ends early when a message can be handed out: on
   a send to the queue, a visibility change, or a clock timer set for the moment the next
   hidden (in flight or delayed) message becomes visible, which on a `ManualClock` fires when a
-  test advances past it.
+  test advances past it. When the endpoint shuts down, every long poll returns empty at once
+  (`end_long_polls`), so a client that always keeps one open never delays a shutdown.
 """
 
 from __future__ import annotations
@@ -407,6 +408,7 @@ class QueueStore:
                 name, created, modified, json.loads(attributes), json.loads(tags), last_purge
             )
         self._waiters: dict[str, set[asyncio.Future[None]]] = {}
+        self._closing = False
 
     # Names and ARNs ---------------------------------------------------------------------
     def queue_arn(self, name: str) -> str:
@@ -842,6 +844,8 @@ class QueueStore:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_seconds
         while True:
+            if self._closing:
+                return []
             messages = self.receive(name, max_messages, visibility)
             remaining = deadline - loop.time()
             if messages or remaining <= 0:
@@ -870,6 +874,12 @@ class QueueStore:
         if row is None or row[0] is None:
             return None
         return self.clock.call_at(row[0], lambda: self.wake(name))
+
+    def end_long_polls(self) -> None:
+        """The endpoint is shutting down: every long poll returns now, empty-handed."""
+        self._closing = True
+        for name in list(self._waiters):
+            self.wake(name)
 
     def wake(self, name: str) -> None:
         """Let every long poll on the queue look again."""
