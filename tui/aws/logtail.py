@@ -175,7 +175,10 @@ class ActionRun:
             )
             self._read_at = now
             for detail in details:
-                if detail.get("stageName") == self.stage and detail.get("actionName") == self.action:
+                if (
+                    detail.get("stageName") == self.stage
+                    and detail.get("actionName") == self.action
+                ):
                     self._detail = detail
         return self._detail
 
