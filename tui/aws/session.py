@@ -9,7 +9,9 @@ Decisions recorded here:
 - aiobotocore is imported inside `AwsContext` methods, never at module level: the app must
   paint its first frame before aiobotocore (hundreds of milliseconds) is imported.
 - Clients are opened lazily, on the first `client(service)`, and kept for the context's life
-  (their connection pools are reused); `close()` closes them all.
+  (their connection pools are reused); `close()` closes them all. botocore's data loader
+  (service models, endpoint rules: parsed JSON, read-only) is shared by every context of the
+  process, so a new connection does not parse them again.
 - Settings follow the standard chain and botocore does most of it itself: `profile` None lets
   botocore read AWS_PROFILE; credentials come from botocore's chain (env, profile, SSO,
   process, container, instance); AWS_ENDPOINT_URL and AWS_ENDPOINT_URL_<SERVICE> (e.g.
@@ -128,6 +130,9 @@ class AwsContext:
             from aiobotocore.session import AioSession
 
             session = AioSession(profile=self.settings.profile)
+            session.register_component(
+                "data_loader", _shared_loader(session.get_config_variable("data_path"))
+            )
             # ProfileNotFound surfaces here, before any client exists.
             profile_region = session.get_config_variable("region")
             self._region = resolve_region(self.settings, profile_region)
@@ -194,6 +199,20 @@ class AwsContext:
         self._closed = True
         self._clients.clear()
         await self._stack.aclose()
+
+
+_LOADERS: dict[str | None, Any] = {}
+
+
+def _shared_loader(data_path: str | None) -> Any:
+    """One botocore data loader per data path for the process: service models and endpoint
+    rules are parsed once, not again by every new connection (a profile or region switch)."""
+    loader = _LOADERS.get(data_path)
+    if loader is None:
+        from botocore.loaders import create_loader
+
+        loader = _LOADERS[data_path] = create_loader(data_path)
+    return loader
 
 
 async def _answers_health(url: str) -> bool:
