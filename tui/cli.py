@@ -4,6 +4,12 @@ Subcommands are grouped (`pipetop local serve`); each leaf parser sets `handler`
 taking the parsed arguments and returning the exit code, so adding a command is adding a
 parser and its handler. Heavy modules are imported by the handler, not here, so `--help`
 stays fast.
+
+The bare `pipetop` opens the app (`_run_app`). The connection options (`--profile`,
+`--region`, `--endpoint-url`) are accepted before the subcommand and after its name: a
+subcommand that talks to AWS adds `parents=[connection_options()]`, whose defaults are
+suppressed so a value given before the subcommand is not reset by the one after it, and
+reads them with `connection_settings(args)`.
 """
 
 from __future__ import annotations
@@ -13,8 +19,12 @@ import logging
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tui.local.backend import DEFAULT_ACCOUNT, DEFAULT_REGION
+
+if TYPE_CHECKING:
+    from tui.aws.session import ConnectionSettings
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -51,6 +61,107 @@ def _region(text: str) -> str:
     if re.fullmatch(r"[a-z]{2}(-[a-z]+)+-[0-9]+", text) is None:
         raise argparse.ArgumentTypeError(f"not an AWS region name: {text!r}")
     return text
+
+
+def _endpoint_url(text: str) -> str:
+    if re.fullmatch(r"https?://[^\s/]+(/\S*)?", text) is None:
+        raise argparse.ArgumentTypeError(f"not an http(s) URL: {text!r}")
+    return text
+
+
+def add_connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    """`--profile`, `--region`, `--endpoint-url` (see the module docstring)."""
+    default = argparse.SUPPRESS if suppress else None
+    group = parser.add_argument_group("connection")
+    group.add_argument(
+        "--profile", default=default, help="AWS profile (default: AWS_PROFILE or the default)"
+    )
+    group.add_argument(
+        "--region",
+        type=_region,
+        default=default,
+        help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)",
+    )
+    group.add_argument(
+        "--endpoint-url",
+        type=_endpoint_url,
+        default=default,
+        metavar="URL",
+        help="send every call there, e.g. the local endpoint http://127.0.0.1:4599",
+    )
+
+
+def connection_options() -> argparse.ArgumentParser:
+    """A parent parser with the connection options, for subcommands that talk to AWS."""
+    parent = argparse.ArgumentParser(add_help=False)
+    add_connection_options(parent, suppress=True)
+    return parent
+
+
+def connection_settings(args: argparse.Namespace) -> ConnectionSettings:
+    from tui.aws.session import ConnectionSettings
+
+    return ConnectionSettings(
+        profile=getattr(args, "profile", None),
+        region=getattr(args, "region", None),
+        endpoint_url=getattr(args, "endpoint_url", None),
+    )
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from tui.app.app import make_app
+    from tui.app.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(
+            path=args.config,
+            flags={"events_queue": args.events_queue, "read_only": args.read_only or None},
+        )
+    except SettingsError as exc:
+        print(f"pipetop: {exc}", file=sys.stderr)
+        return 2
+    make_app(settings, connection_settings(args)).run()
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from tui.demo import run_demo
+
+    return run_demo(keep=args.keep, read_only=args.read_only, config=args.config)
+
+
+def _add_app_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    default = argparse.SUPPRESS if suppress else None
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="never send a mutating call (approve, stop, retry, start, transitions)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default,
+        metavar="PATH",
+        help="settings file (default: $PIPETOP_CONFIG or ~/.config/pipetop/config.toml)",
+    )
+
+
+def _add_demo_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="try pipetop on sample pipelines run by the local engine",
+        description=(
+            "Start the local endpoint in a child process with a temporary data dir, load the "
+            "sample pipelines, start their executions, and open the app on it. Quitting stops "
+            "the endpoint and removes the data dir."
+        ),
+    )
+    demo.add_argument(
+        "--keep", action="store_true", help="keep the data dir (its path is printed on quit)"
+    )
+    _add_app_options(demo, suppress=True)
+    demo.set_defaults(handler=_run_demo)
 
 
 def _configure_logging(level: str) -> None:
@@ -158,9 +269,22 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pipetop",
-        description="A terminal UI for AWS CodePipeline, with an embedded compatible engine.",
+        description=(
+            "A terminal UI for AWS CodePipeline, with an embedded compatible engine. Without a "
+            "command, opens the app."
+        ),
     )
+    add_connection_options(parser, suppress=False)
+    parser.add_argument(
+        "--events-queue",
+        type=_endpoint_url,
+        metavar="URL",
+        help="SQS queue of CodePipeline events (see `pipetop events setup`); without it, poll",
+    )
+    _add_app_options(parser, suppress=False)
+    parser.set_defaults(handler=_run_app)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_demo_command(commands)
     _add_local_commands(commands)
     return parser
 

@@ -1,0 +1,415 @@
+"""The pipelines screen: every pipeline, one row each, live.
+
+    12 pipelines   ● 2 running   ✗ 1 failed   ◆ 1 awaiting approval        sort: name
+     Pipeline        Status              Stage     Source revision              Started  Duration
+     payments-api    ✗ Failed            Test      a1b2c3d Change the greeting…  3m ago   1m 2s
+     web-app         ◆ Awaiting approval Approve   3f9e2c1 Escape user input…    5m ago   4m 40s
+
+Each row is the pipeline's latest execution: status (glyph, word, colour), the stage it runs
+in (or failed in, or waits for approval in), its first source revision (short id and the
+first line of its message), when it started and how long it ran (or has been running).
+`/` filters as you type (every word must appear in the name, status, stage or revision; escape
+clears), `s` cycles the sort (name, status, recency), enter opens the pipeline.
+
+Decisions recorded here:
+
+- Rows are computed once per change of their pipeline (`_Row`: cells, search text, sort
+  keys) and kept by the table whether shown or not; a filter keystroke only picks and orders
+  keys over that precomputed data and installs them in one step (`PipelineTable.show`), and
+  a change of one pipeline updates only its cells that differ. The once-a-second tick
+  recomputes only the two time columns, and only of rows that have a start time.
+- [I] Status sort order: awaiting approval, failed, running, stopping, stopped, then the
+  finished ones; ties by name. Recency: newest start first; never-run pipelines last.
+- [I] The list shows no spinners: a still glyph per running row keeps thousands of rows
+  cheap; the pipeline screen spins.
+- The cursor follows its pipeline across re-sorts and filters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final, Literal
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from tui.app.messages import OpenHistory, OpenPipeline
+from tui.app.widgets.glyphs import Palette, look
+from tui.app.widgets.pipeline_table import PipelineTable
+from tui.app.widgets.status_bar import StatusBar
+from tui.model.derived import (
+    current_stage,
+    execution_elapsed,
+    failed_stage,
+    first_line,
+    humanize_age,
+    humanize_duration,
+    pending_approvals,
+    short_revision,
+)
+from tui.model.view import PipelineView, WorkspaceView
+
+SortMode = Literal["name", "status", "recency"]
+SORTS: Final[tuple[SortMode, ...]] = ("name", "status", "recency")
+SORT_WORDS: Final[dict[SortMode, str]] = {
+    "name": "name",
+    "status": "status",
+    "recency": "most recent",
+}
+COLUMNS: Final = (
+    ("name", "Pipeline"),
+    ("status", "Status"),
+    ("stage", "Stage"),
+    ("revision", "Source revision"),
+    ("started", "Started"),
+    ("duration", "Duration"),
+)
+TIME_COLUMNS: Final = ("started", "duration")
+STATUS_RANK: Final[dict[str, int]] = {
+    "AwaitingApproval": 0,
+    "Failed": 1,
+    "InProgress": 2,
+    "Stopping": 3,
+    "Stopped": 4,
+    "Cancelled": 5,
+    "Superseded": 6,
+    "Succeeded": 7,
+    "Idle": 8,
+    "Unknown": 9,
+}
+# Content widths: fixed ones, and bounds of the ones that follow their content.
+STATUS_WIDTH: Final = 19
+TIME_WIDTH: Final = 9
+NAME_BOUNDS: Final = (8, 40)
+STAGE_BOUNDS: Final = (5, 20)
+REVISION_MIN: Final = 16
+
+
+def mask(value: str) -> str:
+    """An id replaced by a placeholder of the same length (`Settings.mask_ids`)."""
+    return "•" * len(value)
+
+
+@dataclass
+class _Row:
+    name: str
+    view: PipelineView
+    cells: dict[str, Text]
+    search: str
+    status_rank: int
+    started: float
+
+
+class PipelinesScreen(Screen[None]):
+    """Every pipeline, live. The app calls `workspace_changed` when pipelines change."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("s", "sort", "Sort", id="sort"),
+        Binding("h", "history", "History", id="history"),
+        Binding("escape", "clear_filter", "Clear filter", id="clear-filter"),
+        Binding("j", "cursor_down", "Down", show=False, id="down"),
+        Binding("k", "cursor_up", "Up", show=False, id="up"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        mask_ids: bool = False,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id="pipelines-screen")
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.mask_ids = mask_ids
+        self.sort_mode: SortMode = "name"
+        self.filter_text = ""
+        self.workspace = WorkspaceView()
+        self.listed = False
+        self._rows: dict[str, _Row] = {}
+        self._order: list[str] = []
+        self._palette: Palette | None = None
+        self._widths: dict[str, int] = {}
+
+    # Layout ------------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="summary")
+        table = PipelineTable(id="pipelines")
+        for key, label in COLUMNS:
+            table.add_column(label, key=key, width=len(label))
+        yield table
+        yield Input(placeholder="filter pipelines (escape clears)", id="filter")
+        yield StatusBar()
+        yield Footer()
+
+    @property
+    def table(self) -> PipelineTable:
+        return self.query_one(PipelineTable)
+
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    def on_mount(self) -> None:
+        self.filter_input.display = False
+        self._palette = Palette.of(self.app.theme_variables)
+        self.app.theme_changed_signal.subscribe(self, self._theme_changed)
+        self.set_interval(1.0, self._tick)
+        self._fit_columns()
+        self._show_summary()
+        self.table.focus()
+
+    def _theme_changed(self, _theme: Any) -> None:
+        self._palette = Palette.of(self.app.theme_variables)
+        self._recompute(self._rows)
+
+    def on_resize(self, _event: Resize) -> None:
+        self._fit_columns()
+
+    # Data from the app --------------------------------------------------------------------------
+
+    def workspace_changed(
+        self, workspace: WorkspaceView, names: Iterable[str], *, listed: bool = True
+    ) -> None:
+        """The workspace after a change of `names` (all of them when the list changed)."""
+        self.workspace = workspace
+        self.listed = self.listed or listed
+        self._recompute(names)
+
+    def _recompute(self, names: Iterable[str]) -> None:
+        table = self.table
+        now = self.clock()
+        palette = self.palette
+        with self.app.batch_update():
+            for name in list(names):
+                view = self.workspace.pipeline(name)
+                if view is None:
+                    self._rows.pop(name, None)
+                    table.forget_row(name)
+                    continue
+                row = self._row(view, now, palette)
+                self._rows[name] = row
+                table.put_row(name, row.cells)
+            self._fit_columns()
+            self._reorder()
+            self._show_summary()
+
+    @property
+    def palette(self) -> Palette:
+        if self._palette is None:
+            self._palette = Palette.of(self.app.theme_variables)
+        return self._palette
+
+    def _row(self, view: PipelineView, now: datetime, palette: Palette) -> _Row:
+        latest = view.latest_execution
+        stage_text = Text()
+        approvals = pending_approvals(view)
+        if approvals:
+            stage_text = Text(approvals[0][0].name, style=palette.style("warning"))
+        elif (failed := failed_stage(view)) is not None and view.status == "Failed":
+            stage_text = Text(failed.name, style=palette.style("error"))
+        elif (running := current_stage(view)) is not None:
+            stage_text = Text(running.name, style=palette.style("running"))
+        revision = Text()
+        if latest is not None and latest.source_revisions:
+            source = latest.source_revisions[0]
+            short = short_revision(source.revision_id)
+            if short:
+                revision.append(mask(short) if self.mask_ids else short, style="bold")
+                revision.append(" ")
+            revision.append(first_line(source.revision_summary))
+        cells = {
+            "name": Text(view.name),
+            "status": palette.status(view.status),
+            "stage": stage_text,
+            "revision": revision,
+            **self._time_cells(view, now, palette),
+        }
+        search = " ".join(
+            (view.name, look(view.status).word, stage_text.plain, revision.plain)
+        ).lower()
+        start = latest.start_time if latest is not None else None
+        return _Row(
+            name=view.name,
+            view=view,
+            cells=cells,
+            search=search,
+            status_rank=STATUS_RANK.get(view.status, 99),
+            started=start.timestamp() if start is not None else -math.inf,
+        )
+
+    def _time_cells(self, view: PipelineView, now: datetime, palette: Palette) -> dict[str, Text]:
+        latest = view.latest_execution
+        muted = palette.style("muted")
+        if latest is None or latest.start_time is None:
+            return {"started": Text("—", style=muted), "duration": Text("—", style=muted)}
+        spent = execution_elapsed(latest, now)
+        return {
+            "started": Text(humanize_age(latest.start_time, now)),
+            "duration": Text(humanize_duration(spent) if spent is not None else "—"),
+        }
+
+    def _tick(self) -> None:
+        now = self.clock()
+        palette = self.palette
+        table = self.table
+        with self.app.batch_update():
+            for row in self._rows.values():
+                latest = row.view.latest_execution
+                if latest is None or latest.start_time is None:
+                    continue
+                cells = self._time_cells(row.view, now, palette)
+                row.cells.update(cells)
+                table.put_row(row.name, cells)
+
+    # Filter and sort ---------------------------------------------------------------------------
+
+    def _ordered(self) -> list[str]:
+        words = self.filter_text.lower().split()
+        rows: Iterable[_Row] = self._rows.values()
+        if words:
+            rows = [r for r in rows if all(w in r.search for w in words)]
+        if self.sort_mode == "status":
+            ordered = sorted(rows, key=lambda r: (r.status_rank, r.name))
+        elif self.sort_mode == "recency":
+            ordered = sorted(rows, key=lambda r: (-r.started, r.name))
+        else:
+            ordered = sorted(rows, key=lambda r: r.name)
+        return [r.name for r in ordered]
+
+    def _reorder(self) -> None:
+        order = self._ordered()
+        if order != self._order:
+            self._order = order
+            self.table.show(order)
+
+    def _fit_columns(self) -> None:
+        if not self.is_mounted:
+            return
+        names = [len(name) for name in self._rows] or [0]
+        stages = [r.cells["stage"].cell_len for r in self._rows.values()] or [0]
+        widths = {
+            "name": _bounded(max(names), NAME_BOUNDS),
+            "status": STATUS_WIDTH,
+            "stage": _bounded(max(stages), STAGE_BOUNDS),
+            "started": TIME_WIDTH,
+            "duration": TIME_WIDTH,
+        }
+        padding = 2 * self.table.cell_padding * len(COLUMNS)
+        # Room for the vertical scrollbar, so a long list does not push a column out.
+        available = self.table.size.width or self.size.width
+        rest = available - sum(widths.values()) - padding - 2
+        widths["revision"] = max(REVISION_MIN, rest)
+        if widths != self._widths:
+            self._widths = widths
+            self.table.set_widths(widths)
+
+    def _show_summary(self) -> None:
+        palette = self.palette
+        workspace = self.workspace
+        total = len(self._rows)
+        summary = Text(no_wrap=True, overflow="ellipsis")
+        if not self.listed:
+            summary.append("Loading pipelines…", style=palette.style("muted"))
+        else:
+            summary.append(f"{total} pipeline{'s' if total != 1 else ''}", style="bold")
+            for count, status, words in (
+                (workspace.running, "InProgress", "running"),
+                (workspace.failed, "Failed", "failed"),
+                (workspace.awaiting_approval, "AwaitingApproval", "awaiting approval"),
+            ):
+                shown = look(status)
+                style = palette.style(shown.tone) if count else palette.style("muted")
+                summary.append("   ")
+                summary.append(f"{shown.glyph} {count} {words}", style=style)
+        right = Text(f"sort: {SORT_WORDS[self.sort_mode]}", style=palette.style("muted"))
+        if self.filter_text:
+            right.append(
+                f" · filter “{self.filter_text}”: {len(self._order)} of {total}",
+                style=palette.style("warning"),
+            )
+        width = self.size.width or 120
+        gap = max(width - summary.cell_len - right.cell_len - 2, 2)
+        summary.append(" " * gap)
+        summary.append_text(right)
+        self.query_one("#summary", Static).update(summary)
+
+    # Actions -----------------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "history":
+            if "history" not in getattr(self.app, "screen_factories", {}):
+                return None
+            return self.table.cursor_key is not None
+        if action == "clear_filter":
+            return bool(self.filter_text) or self.filter_input.display
+        return True
+
+    def action_history(self) -> None:
+        name = self.table.cursor_key
+        if name is not None:
+            self.post_message(OpenHistory(name))
+
+    def action_filter(self) -> None:
+        self.filter_input.display = True
+        self.filter_input.focus()
+        self.refresh_bindings()
+
+    def action_clear_filter(self) -> None:
+        self.filter_input.value = ""
+        self.filter_input.display = False
+        self._set_filter("")
+        self.table.focus()
+        self.refresh_bindings()
+
+    def action_sort(self) -> None:
+        self.sort_mode = SORTS[(SORTS.index(self.sort_mode) + 1) % len(SORTS)]
+        with self.app.batch_update():
+            self._reorder()
+            self._show_summary()
+
+    def action_cursor_down(self) -> None:
+        self.table.action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.table.action_cursor_up()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, _event: Input.Submitted) -> None:
+        if not self.filter_text:
+            self.filter_input.display = False
+        self.table.focus()
+        self.refresh_bindings()
+
+    def _set_filter(self, text: str) -> None:
+        self.filter_text = text.strip()
+        with self.app.batch_update():
+            self._reorder()
+            self._show_summary()
+
+    @on(DataTable.RowSelected, "#pipelines")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.post_message(OpenPipeline(str(event.row_key.value)))
+
+    @on(DataTable.RowHighlighted, "#pipelines")
+    def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self.refresh_bindings()
+
+
+def _bounded(value: int, bounds: tuple[int, int]) -> int:
+    low, high = bounds
+    return min(max(value, low), high)

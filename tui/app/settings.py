@@ -1,0 +1,196 @@
+"""The app's settings: defaults < config file < environment < command-line flags.
+
+    settings = load_settings(flags={"events_queue": args.events_queue})
+
+Layers, each overriding the one before, field by field (a table merges key by key):
+
+1. the defaults below;
+2. the config file: `$PIPETOP_CONFIG`, else `$XDG_CONFIG_HOME/pipetop/config.toml`, else
+   `~/.config/pipetop/config.toml` (a missing file is no error; a broken one is);
+3. the environment: `PIPETOP_<FIELD>`, nested with a double underscore:
+   `PIPETOP_EVENTS_QUEUE`, `PIPETOP_POLL__INTERVAL=5`, `PIPETOP_KEYMAP__LOGS=L`;
+4. the flags the command line was given (only those given).
+
+    # ~/.config/pipetop/config.toml
+    events_queue = "https://sqs.eu-west-1.amazonaws.com/123456789012/pipetop-events"
+    theme = "nord"
+    [poll]
+    interval = 5
+    [keymap]
+    logs = "L"          # binding id = key(s), comma-separated for several
+
+Decisions recorded here:
+
+- Written on pydantic and `tomllib` rather than pydantic-settings: four small layers do not
+  need another dependency, and merging dicts keeps every layer's errors in one place.
+- [I] Environment variables are read only for fields that exist (`PIPETOP_FOO` is ignored,
+  other tools share the prefix); the config file is strict: an unknown key is an error naming
+  the file, because a typo there would otherwise be silently ignored.
+- Nothing here reads a clock or the terminal: the tests build `Settings(...)` directly with
+  `animations=False` and `mask_ids=True`, and inject a fixed clock into `make_app`.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_PREFIX = "PIPETOP_"
+CONFIG_ENV = "PIPETOP_CONFIG"
+
+
+class SettingsError(Exception):
+    """Settings that cannot be used; the message is one line for the user."""
+
+
+class PollSettings(BaseModel):
+    """How often pipetop re-reads pipelines (seconds)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval: float = Field(default=10.0, gt=0)
+    """Without live events, every pipeline is re-read this often."""
+    visible: float = Field(default=5.0, gt=0)
+    """The pipeline on screen is re-read this often..."""
+    visible_active: float = Field(default=1.0, gt=0)
+    """...and this often while something in it runs."""
+    round_robin: float = Field(default=3.0, gt=0)
+    """With live events, one pipeline is re-read every this many seconds, the least recently
+    read first: a safety net for events that never arrive."""
+    pipelines: float = Field(default=60.0, gt=0)
+    """The list of pipelines (new and deleted ones) is re-read this often."""
+    max_rate: float = Field(default=5.0, gt=0)
+    """At most this many pipeline reads start per second (CodePipeline throttles bursts)."""
+
+
+class Settings(BaseModel):
+    """Everything about the app that a user may set (connection options are apart:
+    `tui.aws.session.ConnectionSettings`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    events_queue: str | None = None
+    """URL of the SQS queue an EventBridge rule fills with CodePipeline events (see
+    `pipetop events setup`). Without it pipetop polls."""
+    read_only: bool = False
+    """Never send a mutating call (approve, reject, stop, retry, start, transitions)."""
+    poll: PollSettings = Field(default_factory=PollSettings)
+    """Poll and refresh intervals."""
+    keymap: dict[str, str] = Field(default_factory=dict)
+    """Key overrides by binding id (`logs = "L"`; several keys comma-separated). The ids are
+    listed in the help screen and the README."""
+    theme: str = "textual-dark"
+    """A Textual theme name (`textual-dark`, `textual-light`, `nord`, `gruvbox`, ...)."""
+    notifications: bool = True
+    """Show problems (throttling, expired credentials, an unreachable endpoint) as toasts; the
+    status bar shows them either way."""
+    animations: bool = True
+    """Spinners and smooth scrolling; off for slow terminals (and for snapshot tests)."""
+    mask_ids: bool = False
+    """Show execution and revision ids as placeholders of the same length (screenshots and
+    snapshot tests, where the ids are random)."""
+
+    @field_validator("keymap")
+    @classmethod
+    def _keys_present(cls, keymap: dict[str, str]) -> dict[str, str]:
+        for binding_id, keys in keymap.items():
+            if not keys.strip():
+                raise ValueError(f"keymap.{binding_id} has no key")
+        return keymap
+
+    @field_validator("events_queue")
+    @classmethod
+    def _queue_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ValueError(f"events_queue must be a queue URL (https://...), not {url!r}")
+        return url or None
+
+
+def default_config_path(environ: Mapping[str, str] = os.environ) -> Path:
+    explicit = environ.get(CONFIG_ENV)
+    if explicit:
+        return Path(explicit).expanduser()
+    base = environ.get("XDG_CONFIG_HOME") or ""
+    root = Path(base) if base and Path(base).is_absolute() else Path.home() / ".config"
+    return root / "pipetop" / "config.toml"
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}") from None
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    fields = Settings.model_fields
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV:
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        if path[0] not in fields or not all(path):
+            continue
+        node = layer
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                break
+        else:
+            node[path[-1]] = value
+    return layer
+
+
+def _merge(base: dict[str, Any], layer: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in layer.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _describe(error: ValidationError) -> str:
+    item = error.errors()[0]
+    where = ".".join(str(part) for part in item["loc"]) or "settings"
+    message = str(item["msg"]).removeprefix("Value error, ")
+    more = error.error_count() - 1
+    return f"{where}: {message}" + (f" (and {more} more)" if more > 0 else "")
+
+
+def load_settings(
+    *,
+    path: Path | None = None,
+    environ: Mapping[str, str] = os.environ,
+    flags: Mapping[str, Any] | None = None,
+) -> Settings:
+    """The layered settings; `SettingsError` (one line, naming the culprit) when unusable."""
+    config_path = path or default_config_path(environ)
+    from_file = _read_file(config_path)
+    try:
+        Settings.model_validate(from_file)
+    except ValidationError as error:
+        raise SettingsError(f"{config_path}: {_describe(error)}") from None
+    from_env = _from_environment(environ)
+    merged = _merge(from_file, from_env)
+    try:
+        Settings.model_validate(merged)
+    except ValidationError as error:
+        raise SettingsError(f"environment {ENV_PREFIX}*: {_describe(error)}") from None
+    given = {key: value for key, value in (flags or {}).items() if value is not None}
+    try:
+        return Settings.model_validate(_merge(merged, given))
+    except ValidationError as error:
+        raise SettingsError(f"command line: {_describe(error)}") from None

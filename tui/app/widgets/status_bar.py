@@ -1,0 +1,115 @@
+"""The status bar: where pipetop is connected, how it learns about changes, how fresh it is.
+
+    [LOCAL] 000000000000 · us-east-1 · http://127.0.0.1:4599 │ ● events live │ updated 3s ago
+
+The app sets `status` (a `WatchStatus`); the bar redraws itself once a second so the age of
+the last update stays true without anyone recomposing anything. While reads fail it shows
+"stale since HH:MM:SS" and the problem's title instead of the age.
+
+Decisions recorded here:
+
+- The clock is the app's (`app.clock()`, injectable), so snapshot tests see a fixed age.
+- [I] Times of day are shown in local time (what the user's wall clock says); ages are
+  differences, the same in any zone.
+- [I] Long endpoint URLs are cut from the middle of the host part (the scheme and port
+  are what tell endpoints apart); the bar never wraps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from tui.app.widgets.glyphs import Palette
+from tui.aws.feed import FeedMode
+from tui.aws.watch import WatchStatus
+from tui.model.derived import humanize_age
+
+SEPARATOR = " │ "
+_FEED_GLYPHS = {
+    FeedMode.LIVE: ("●", "success"),
+    FeedMode.POLLING: ("↻", "info"),
+    FeedMode.DEGRADED: ("▲", "warning"),
+    FeedMode.CONNECTING: ("…", "muted"),
+}
+
+
+def local_time(moment: datetime) -> str:
+    return moment.astimezone().strftime("%H:%M:%S")
+
+
+class StatusBar(Widget):
+    """One line at the bottom of every screen."""
+
+    DEFAULT_CSS = """
+    StatusBar {
+        height: 1;
+    }
+    """
+
+    status: reactive[WatchStatus | None] = reactive(None)
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+
+    def on_mount(self) -> None:
+        # A bar mounted after the last status change starts from the app's current one.
+        if self.status is None:
+            self.status = getattr(self.app, "watch_status", None)
+        self.set_interval(1.0, self.refresh)
+
+    def _now(self) -> datetime:
+        clock: Callable[[], datetime] | None = getattr(self.app, "clock", None)
+        return clock() if clock is not None else datetime.now(UTC)
+
+    def _palette(self) -> Palette:
+        return Palette.of(self.app.theme_variables)
+
+    def render(self) -> Text:
+        status = self.status
+        palette = self._palette()
+        if status is None:
+            return Text("connecting…", style=palette.style("muted"))
+        line = Text(no_wrap=True, overflow="ellipsis")
+        if status.is_local:
+            line.append(" LOCAL ", style="bold reverse")
+            line.append(" ")
+        if status.read_only:
+            line.append(" READ-ONLY ", style="bold reverse")
+            line.append(" ")
+        where = [status.account or "account ?", status.region or "region ?"]
+        if status.endpoint_url:
+            where.append(_shorten(status.endpoint_url, 40))
+        line.append(" · ".join(where))
+        line.append(SEPARATOR, style=palette.style("muted"))
+        feed_glyph, tone = _FEED_GLYPHS.get(status.feed_mode, ("?", "muted"))
+        line.append(f"{feed_glyph} ", style=palette.style(tone))  # type: ignore[arg-type]
+        line.append(status.feed_text, style=palette.style(tone))  # type: ignore[arg-type]
+        line.append(SEPARATOR, style=palette.style("muted"))
+        line.append_text(self._freshness(status, palette))
+        return line
+
+    def _freshness(self, status: WatchStatus, palette: Palette) -> Text:
+        if status.stale_since is not None:
+            text = Text(
+                f"stale since {local_time(status.stale_since)}", style=palette.style("error")
+            )
+            if status.problem is not None:
+                text.append(f" ({status.problem.title})", style=palette.style("error"))
+            return text
+        if status.last_update is None:
+            return Text("loading…", style=palette.style("muted"))
+        age = humanize_age(status.last_update, self._now())
+        return Text("updated " + age, style=palette.style("muted"))
+
+
+def _shorten(url: str, width: int) -> str:
+    if len(url) <= width:
+        return url
+    keep = width - 1
+    head = keep // 2
+    return url[:head] + "…" + url[len(url) - (keep - head) :]
