@@ -22,11 +22,19 @@ Decisions recorded here:
 - `ensure_group`/`ensure_stream` are idempotent (the engine calls them before a run);
   appending to a stream that does not exist is CloudWatch's ResourceNotFoundException.
 - One LogStore per database: it caches stream ids and the next `seq` of each stream it
-  appends to. Everything is committed when a call returns, so it survives a restart.
+  appends to. `put_events`/`append_many` (PutLogEvents) are committed when they return.
+- `append` (one line of an action's output) is written with the other lines appended in
+  the same turn of the event loop, in one transaction, as soon as that turn ends (a chunk of
+  output is many lines: one commit each cost more than the rest of an action's bookkeeping).
+  Buffered lines are also written at `APPEND_FLUSH_ROWS` lines, by `flush()` (the runner
+  calls it when an action ends, before its result is committed), and before every read and
+  delete of this store, so a reader always sees every line appended before its read.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +43,8 @@ from typing import Any, Literal
 from tui.local.clock import Clock
 from tui.local.engine.db import transaction
 from tui.model.errors import ResourceNotFoundException
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS logs_groups (
@@ -65,6 +75,14 @@ CREATE INDEX IF NOT EXISTS logs_events_by_group_time
 
 # GetLogEvents and FilterLogEvents return at most 10 000 events a page.
 MAX_PAGE = 10_000
+
+# At most this many lines wait for the end of the loop's turn.
+APPEND_FLUSH_ROWS = 1000
+
+_INSERT_EVENTS = (
+    "INSERT INTO logs_events (stream_id, seq, group_id, timestamp_ms, ingestion_ms, message) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
 
 # (timestamp_ms, seq): an event's place in its stream's time order.
 EventPosition = tuple[int, int]
@@ -139,6 +157,9 @@ class LogStore:
         db.executescript(SCHEMA)
         self._stream_ids: dict[tuple[str, str], tuple[int, int]] = {}
         self._next_seq: dict[int, int] = {}
+        # Appended rows not written yet, in append order (see `flush`).
+        self._pending: list[tuple[int, int, int, int, int, str]] = []
+        self._flush_handle: asyncio.Handle | None = None
 
     stream_arn = staticmethod(stream_arn)
     group_arn = staticmethod(group_arn)
@@ -165,6 +186,7 @@ class LogStore:
 
     def delete_group(self, name: str) -> None:
         """Deletes a group with its streams and events; ResourceNotFoundException if absent."""
+        self.flush()
         group_id = self._group_id(name)
         if group_id is None:
             raise ResourceNotFoundException("The specified log group does not exist.")
@@ -179,6 +201,7 @@ class LogStore:
 
     def delete_stream(self, group: str, stream: str) -> None:
         """Deletes a stream with its events; ResourceNotFoundException if absent."""
+        self.flush()
         _, stream_id = self._require_stream(group, stream)
         with transaction(self._db):
             self._db.execute("DELETE FROM logs_events WHERE stream_id = ?", (stream_id,))
@@ -228,10 +251,22 @@ class LogStore:
     def append(
         self, group: str, stream: str, message: str, timestamp_ms: int | None = None
     ) -> None:
-        """Appends one event (one line) to an existing stream."""
-        self.put_events(
-            group, stream, [(self._now_ms() if timestamp_ms is None else timestamp_ms, message)]
-        )
+        """Appends one event (one line) to an existing stream; written by the next `flush`."""
+        group_id, stream_id = self._require_stream(group, stream)
+        seq = self._next_seq_of(stream_id)
+        ingestion = self._now_ms()
+        stamp = ingestion if timestamp_ms is None else int(timestamp_ms)
+        self._pending.append((stream_id, seq, group_id, stamp, ingestion, message))
+        self._next_seq[stream_id] = seq + 1
+        if len(self._pending) >= APPEND_FLUSH_ROWS or self._db.in_transaction:
+            self.flush()
+        elif self._flush_handle is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self.flush()
+                return
+            self._flush_handle = loop.call_soon(self._flush_soon)
 
     def append_many(
         self, group: str, stream: str, messages: Iterable[str], timestamp_ms: int | None = None
@@ -241,14 +276,10 @@ class LogStore:
         return self.put_events(group, stream, ((stamp, message) for message in messages))
 
     def put_events(self, group: str, stream: str, events: Iterable[tuple[int, str]]) -> int:
-        """Appends `(timestamp_ms, message)` events in order, in one transaction."""
+        """Appends `(timestamp_ms, message)` events in order, in one transaction, committed
+        when it returns (buffered lines are written first)."""
         group_id, stream_id = self._require_stream(group, stream)
-        seq = self._next_seq.get(stream_id)
-        if seq is None:
-            row = self._db.execute(
-                "SELECT MAX(seq) FROM logs_events WHERE stream_id = ?", (stream_id,)
-            ).fetchone()
-            seq = 0 if row[0] is None else int(row[0]) + 1
+        seq = self._next_seq_of(stream_id)
         ingestion = self._now_ms()
         rows = []
         for timestamp, message in events:
@@ -256,17 +287,45 @@ class LogStore:
             seq += 1
         if not rows:
             return 0
-        sql = (
-            "INSERT INTO logs_events (stream_id, seq, group_id, timestamp_ms, ingestion_ms, message) "
-            "VALUES (?, ?, ?, ?, ?, ?)"
-        )
+        self.flush()
         if len(rows) == 1 or self._db.in_transaction:
-            self._db.executemany(sql, rows)
+            self._db.executemany(_INSERT_EVENTS, rows)
         else:
             with transaction(self._db):
-                self._db.executemany(sql, rows)
+                self._db.executemany(_INSERT_EVENTS, rows)
         self._next_seq[stream_id] = seq
         return len(rows)
+
+    def _next_seq_of(self, stream_id: int) -> int:
+        seq = self._next_seq.get(stream_id)
+        if seq is None:
+            # Nothing of this stream is buffered: every line that got a seq set _next_seq.
+            row = self._db.execute(
+                "SELECT MAX(seq) FROM logs_events WHERE stream_id = ?", (stream_id,)
+            ).fetchone()
+            seq = 0 if row[0] is None else int(row[0]) + 1
+        return seq
+
+    def flush(self) -> None:
+        """Write every buffered line now, in one transaction (the caller's, if one is open)."""
+        if self._flush_handle is not None:
+            self._flush_handle.cancel()
+            self._flush_handle = None
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        if len(rows) == 1 or self._db.in_transaction:
+            self._db.executemany(_INSERT_EVENTS, rows)
+        else:
+            with transaction(self._db):
+                self._db.executemany(_INSERT_EVENTS, rows)
+
+    def _flush_soon(self) -> None:
+        self._flush_handle = None
+        try:
+            self.flush()
+        except Exception:
+            log.exception("writing buffered log lines failed")
 
     # --- reading ----------------------------------------------------------------------
 
@@ -281,6 +340,7 @@ class LogStore:
         self, group: str, stream: str, *, start_seq: int = 0, limit: int = MAX_PAGE
     ) -> list[LogEvent]:
         """Events with `seq >= start_seq`, in append order, at most `limit` of them."""
+        self.flush()
         _, stream_id = self._require_stream(group, stream)
         rows = self._db.execute(
             f"SELECT {_EVENT_COLUMNS} FROM logs_events e WHERE e.stream_id = ? AND e.seq >= ? "
@@ -307,6 +367,7 @@ class LogStore:
         are exclusive positions. `from_head=False` returns the last `limit` events of the
         range (still oldest first), which is GetLogEvents without a token.
         """
+        self.flush()
         _, stream_id = self._require_stream(group, stream)
         where = ["e.stream_id = ?"]
         args: list[object] = [stream_id]
@@ -353,6 +414,7 @@ class LogStore:
         `descending` returns the newest events first; `after` is then the exclusive position
         the page continues below, and `next_after` the one the next page continues below.
         """
+        self.flush()
         group_id = self._group_id(group)
         if group_id is None:
             raise ResourceNotFoundException("The specified log group does not exist.")
@@ -422,6 +484,7 @@ class LogStore:
         `pattern` matches a case-insensitive substring of the name (logGroupNamePattern);
         `names` keeps only those groups (logGroupIdentifiers).
         """
+        self.flush()
         where = ["substr(g.name, 1, ?) = ?"]
         args: list[object] = [len(prefix or ""), prefix or ""]
         if pattern:
@@ -450,6 +513,7 @@ class LogStore:
         limit: int = 50,
     ) -> list[LogStreamInfo]:
         """A group's streams with their event times (DescribeLogStreams)."""
+        self.flush()
         group_id = self._group_id(group)
         if group_id is None:
             raise ResourceNotFoundException("The specified log group does not exist.")

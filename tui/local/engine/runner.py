@@ -115,9 +115,12 @@ class ActionRunner:
                     summary=f"The local engine could not run this action: {exc}",
                     error_code="JobFailed",
                 )
+            # The action's log is durable before its result is (LogStore buffers lines).
+            self.logs.flush()
             self._record(run, outcome)
             self.state.commit()
         finally:
+            self.logs.flush()
             self.tasks.pop(run_id, None)
             await asyncio.to_thread(shutil.rmtree, workspace, True)
 
