@@ -147,8 +147,13 @@ class CommandsProvider:
         private = job.workspace / PRIVATE_DIR
         status_dir = private / "status"
         vars_dir = private / "variables"
-        for directory in (private / "home", private / "tmp", status_dir, vars_dir):
-            directory.mkdir(parents=True, exist_ok=True)
+        # Parents first, and the variables directory only when variables are asked for: each
+        # mkdir is a journaled write, a noticeable part of a short action.
+        private.mkdir(parents=True, exist_ok=True)
+        for directory in (private / "home", private / "tmp", status_dir):
+            directory.mkdir(exist_ok=True)
+        if variables:
+            vars_dir.mkdir(exist_ok=True)
 
         env = self._environment(job, build_id, primary, private)
         marker = f"##pipetop-{uuid.uuid4().hex}##"
