@@ -119,6 +119,8 @@ class DirectProvider:
         self.source = root / "source.zip"
         self.source.write_bytes(zip_bytes(SOURCE_FILES))
         self.count = 0
+        # One loop for every direct run, as the server has: no loop set-up inside a timing.
+        self.loop = asyncio.new_event_loop()
 
     def job(self) -> ActionJob:
         self.count += 1
@@ -149,10 +151,31 @@ class DirectProvider:
             log_stream=f"direct-{self.count}",
         )
 
+    async def _spawn_true(self) -> None:
+        process = await asyncio.create_subprocess_exec(
+            self.provider.shell,
+            "--noprofile",
+            "--norc",
+            "-c",
+            "true",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            cwd=self.root,
+            start_new_session=True,
+        )
+        await process.communicate()
+
+    def spawn_once(self) -> float:
+        """The bare subprocess: the provider's shell running `true`, nothing around it."""
+        started = time.perf_counter()
+        self.loop.run_until_complete(self._spawn_true())
+        return time.perf_counter() - started
+
     def run_once(self) -> float:
         job = self.job()
         started = time.perf_counter()
-        outcome = asyncio.run(self.provider.run(job))
+        outcome = self.loop.run_until_complete(self.provider.run(job))
         elapsed = time.perf_counter() - started
         if outcome.status != "Succeeded":
             raise RuntimeError(f"the provider failed on `true`: {outcome.summary}")
@@ -177,6 +200,7 @@ def main() -> None:
         wait_done(client, NAME, first[0]["pipelineExecutionId"])  # the warm-up execution
         direct.run_once()
         provider_times = []
+        spawn_times = []
         ids = []
         for _ in range(args.executions):
             execution_id = client.start_pipeline_execution(name=NAME)["pipelineExecutionId"]
@@ -185,6 +209,8 @@ def main() -> None:
                 raise RuntimeError(f"execution {execution_id} ended {status}")
             ids.append(execution_id)
             provider_times.append(direct.run_once())
+            spawn_times.append(direct.spawn_once())
+        direct.loop.close()
         times = execution_times(client, NAME)
         walls = [times[i][1] - times[i][0] for i in ids]
         actions = [action_seconds(client, NAME, i) for i in ids]
@@ -200,6 +226,7 @@ def main() -> None:
         ["execution wall time", ms(median(walls)), f"p90 {ms(percentile(walls, 90))}"],
         ["sum of action times (records)", ms(median(actions)), ""],
         ["Commands provider on `true`, direct", ms(provider), f"x {COMMANDS_STAGES} per execution"],
+        ["bare subprocess: the shell running `true`", ms(median(spawn_times)), "inside the above"],
         [
             "engine per transition: (wall - 4 x provider) / 5",
             ms(per_transition),

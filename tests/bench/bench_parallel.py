@@ -4,8 +4,8 @@
 
 The pipeline: PARALLEL execution mode, an S3 source stage and three stages of one Commands
 action each, running `true` on the source, on `pipetop local serve` (its own process, real
-clock). A round first runs one execution alone (the ideal: what each of the parallel ones
-would take with the machine to itself), then starts `--executions` at once and waits for
+clock). A round first runs `--alone` executions one at a time (their median is the ideal:
+what each of the parallel ones would take with the machine to itself), then starts `--executions` at once and waits for
 all of them. Times come from the engine's records: total = first start to last end.
 
 Reported per round and as the median over rounds: the ideal, the total, total / ideal, and
@@ -42,12 +42,13 @@ COMMANDS_STAGES = 3
 
 
 def wait_all(client: Any, ids: list[str], timeout: float = 600) -> None:
+    """Poll the newest page of executions (where all of `ids` are) until each has ended."""
     deadline = time.monotonic() + timeout
     pending = set(ids)
     while pending:
-        summaries = []
-        for page in client.get_paginator("list_pipeline_executions").paginate(pipelineName=NAME):
-            summaries.extend(page["pipelineExecutionSummaries"])
+        summaries = client.list_pipeline_executions(pipelineName=NAME, maxResults=100)[
+            "pipelineExecutionSummaries"
+        ]
         for summary in summaries:
             if summary["pipelineExecutionId"] in pending and summary["status"] not in (
                 "InProgress",
@@ -61,16 +62,18 @@ def wait_all(client: Any, ids: list[str], timeout: float = 600) -> None:
         time.sleep(0.1)
 
 
-def run_round(client: Any, executions: int) -> tuple[float, float]:
-    """(one execution alone, all of them at once), in seconds."""
-    alone = client.start_pipeline_execution(name=NAME)["pipelineExecutionId"]
-    wait_done(client, NAME, alone)
+def run_round(client: Any, executions: int, alone: int) -> tuple[float, float]:
+    """(one execution alone: the median of `alone` runs, all of them at once), in seconds."""
+    lone_ids = []
+    for _ in range(alone):
+        lone_ids.append(client.start_pipeline_execution(name=NAME)["pipelineExecutionId"])
+        wait_done(client, NAME, lone_ids[-1])
     ids = [
         client.start_pipeline_execution(name=NAME)["pipelineExecutionId"] for _ in range(executions)
     ]
     wait_all(client, ids)
     times = execution_times(client, NAME)
-    ideal = times[alone][1] - times[alone][0]
+    ideal = median([times[i][1] - times[i][0] for i in lone_ids])
     total = max(times[i][1] for i in ids) - min(times[i][0] for i in ids)
     return ideal, total
 
@@ -79,6 +82,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--executions", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--alone", type=int, default=5, help="lone executions per round")
     args = parser.parse_args()
     print(load())
     results = []
@@ -94,7 +98,7 @@ def main() -> None:
         first = client.list_pipeline_executions(pipelineName=NAME)["pipelineExecutionSummaries"]
         wait_done(client, NAME, first[0]["pipelineExecutionId"])  # the warm-up execution
         for _ in range(args.rounds):
-            results.append(run_round(client, args.executions))
+            results.append(run_round(client, args.executions, args.alone))
             print(f"  round: {load()}")
     cores = os.cpu_count() or 1
     rows = [
