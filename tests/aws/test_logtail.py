@@ -262,3 +262,63 @@ async def test_commands_action_log_through_a_real_run(
     location = await locate_from_detail(aws, detail)
     assert location is not None
     assert location.group == "/aws/codepipeline/tailed"
+
+
+def codebuild_action(name: str, project: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "actionTypeId": {
+            "category": "Build",
+            "owner": "AWS",
+            "provider": "CodeBuild",
+            "version": "1",
+        },
+        "configuration": {"ProjectName": project},
+        "inputArtifacts": [{"name": "SourceOut"}],
+    }
+
+
+async def test_codebuild_action_log_through_a_real_run(aws: AwsContext, endpoint: Endpoint) -> None:
+    buildspec = (
+        "version: 0.2\nphases:\n  build:\n    commands:\n"
+        "      - echo compiling\n"
+        "      - echo linked\n"
+    )
+    upload_source(endpoint, {"buildspec.yml": buildspec})
+    endpoint.client("codebuild").create_project(
+        name="tailed-build",
+        source={"type": "CODEPIPELINE"},
+        artifacts={"type": "CODEPIPELINE"},
+        environment={
+            "type": "LINUX_CONTAINER",
+            "image": "aws/codebuild/standard:7.0",
+            "computeType": "BUILD_GENERAL1_SMALL",
+        },
+        serviceRole="arn:aws:iam::000000000000:role/codebuild",
+    )
+    cp = endpoint.client("codepipeline")
+    cp.create_pipeline(
+        pipeline=pipeline("built", stage("Build", codebuild_action("Compile", "tailed-build")))
+    )
+    execution_id = latest_execution_id(cp, "built")
+    run = ActionRun(
+        PipelineClient(aws), "built", execution_id, "Build", "Compile", refresh_every=0.05
+    )
+    tail = LogTail(aws, run.locate, ended=run.ended, poll_interval=0.05)
+    seen = messages(await collect(tail))
+    assert seen.index("compiling") < seen.index("linked")
+    # The location came from BatchGetBuilds on the action's build id.
+    detail = await run.detail()
+    assert detail is not None
+    assert detail["status"] == "Succeeded"
+    build_id = detail["output"]["executionResult"]["externalExecutionId"]
+    assert build_id.startswith("tailed-build:")
+    location = await codebuild_log_location(aws, build_id)
+    assert location is not None
+    assert location.group == "/aws/codebuild/tailed-build"
+    assert location.stream == build_id.partition(":")[2]
+    # Every line of the build's log, once, in order (phase lines repeat; compare the whole).
+    whole = endpoint.client("logs").get_log_events(
+        logGroupName=location.group, logStreamName=location.stream, startFromHead=True
+    )
+    assert seen == [e["message"].rstrip("\n") for e in whole["events"]]

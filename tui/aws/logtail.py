@@ -144,6 +144,9 @@ class ActionRun:
     `locate()` and `ended()` for a `LogTail` when the caller has no fresher source.
 
     The detail is re-read at most every `refresh_every` seconds (a tail asks once per poll).
+    A running action's item may not carry its build id or stream ARN yet; then `locate()`
+    also looks at GetPipelineState's `latestExecution` of the action (the same run, by
+    actionExecutionId), which reports them while the action runs, at most as often.
     """
 
     def __init__(
@@ -166,6 +169,7 @@ class ActionRun:
         self.clock = clock
         self._detail: dict[str, Any] | None = None
         self._read_at: float | None = None
+        self._state_read_at: float | None = None
 
     async def detail(self) -> dict[str, Any] | None:
         now = self.clock()
@@ -186,7 +190,37 @@ class ActionRun:
         detail = await self.detail()
         if detail is None:
             return None
-        return await locate_from_detail(self.pipelines.aws, detail)
+        location = await locate_from_detail(self.pipelines.aws, detail)
+        if location is not None or detail.get("status") in ENDED_STATUSES:
+            return location
+        latest = await self._latest_in_state(str(detail.get("actionExecutionId") or ""))
+        if latest is None:
+            return None
+        provider = ((detail.get("input") or {}).get("actionTypeId") or {}).get("provider")
+        return await locate_action_log(
+            self.pipelines.aws,
+            provider=provider,
+            external_execution_id=latest.get("externalExecutionId"),
+            log_stream_arn=latest.get("logStreamARN"),
+        )
+
+    async def _latest_in_state(self, action_execution_id: str) -> dict[str, Any] | None:
+        now = self.clock()
+        if self._state_read_at is not None and now - self._state_read_at < self.refresh_every:
+            return None
+        self._state_read_at = now
+        state = await self.pipelines.get_pipeline_state(self.pipeline)
+        for stage in state.get("stageStates") or []:
+            if stage.get("stageName") != self.stage:
+                continue
+            for action in stage.get("actionStates") or []:
+                latest: dict[str, Any] = action.get("latestExecution") or {}
+                if (
+                    action.get("actionName") == self.action
+                    and latest.get("actionExecutionId") == action_execution_id
+                ):
+                    return latest
+        return None
 
     async def ended(self) -> bool:
         detail = await self.detail()
