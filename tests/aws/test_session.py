@@ -117,3 +117,20 @@ def test_loopback_urls() -> None:
     assert is_loopback_url("http://localhost:4599")
     assert not is_loopback_url("http://10.0.0.5:4599")
     assert not is_loopback_url("https://codepipeline.eu-west-1.amazonaws.com")
+
+
+def test_importing_the_client_layer_does_not_import_aiobotocore() -> None:
+    """The app paints its first frame before aiobotocore (hundreds of ms) is imported."""
+    import subprocess
+    import sys
+
+    modules = ["session", "errors", "pipelines", "feed", "reconcile", "logtail", "artifacts"]
+    code = (
+        "import sys\n"
+        + "".join(f"import tui.aws.{m}\n" for m in modules)
+        + "print(sorted(m for m in ('aiobotocore', 'botocore', 'aiohttp') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
