@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.endpoint import Endpoint
 from tests.local.pipelines import (
@@ -17,7 +21,21 @@ from tests.local.pipelines import (
     wait_status,
     zip_bytes,
 )
-from tests.local.sources import s3_deploy
+from tests.local.sources import (
+    EndpointStarter,
+    GitRepo,
+    codecommit_source,
+    pipeline_with,
+    s3_deploy,
+)
+
+
+@pytest.fixture
+def start_endpoint(tmp_path: Path) -> Iterator[EndpointStarter]:
+    starter = EndpointStarter(tmp_path / "data")
+    yield starter
+    starter.stop_all()
+
 
 SITE = {
     "index.html": "<h1>home</h1>\n",
@@ -152,3 +170,29 @@ def test_bad_configuration_values_fail(endpoint: Endpoint) -> None:
     assert status == "Failed"
     assert "CannedACL 'everyone'" in run["output"]["executionResult"]["externalExecutionSummary"]
     assert "Contents" not in endpoint.client("s3").list_objects_v2(Bucket="target")
+
+
+def test_links_deploy_the_files_they_point_to(start_endpoint: EndpointStarter) -> None:
+    endpoint = start_endpoint()
+    repo = GitRepo(endpoint.data_dir / "repos" / "linked")
+    repo.commit(
+        {"docs/guide.txt": "# guide\n"},
+        "Docs with links",
+        symlinks={"latest.txt": "docs/guide.txt", "manual": "docs"},
+    )
+    endpoint.client("s3").create_bucket(Bucket="linked-site")
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline_with(
+            "linked",
+            [codecommit_source("linked")],
+            stage("Deploy", s3_deploy("Publish", "linked-site", extract=True)),
+        )
+    )
+    execution_id = latest_execution_id(client, "linked")
+    assert wait_status(client, "linked", execution_id) == "Succeeded"
+    s3 = endpoint.client("s3")
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="linked-site")["Contents"])
+    assert keys == ["docs/guide.txt", "latest.txt"]
+    assert s3.get_object(Bucket="linked-site", Key="latest.txt")["Body"].read() == b"# guide\n"
+    assert s3.head_object(Bucket="linked-site", Key="latest.txt")["ContentType"] == "text/plain"

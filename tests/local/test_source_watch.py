@@ -20,6 +20,7 @@ from tests.local.pipelines import (
     stage,
     upload_source,
     wait_status,
+    zip_bytes,
 )
 from tests.local.sources import (
     CONNECTION_ARN,
@@ -418,3 +419,27 @@ def test_serve_refuses_a_bad_watch_interval(tmp_path: Path, value: str) -> None:
     assert done.returncode == 2
     assert "--watch-interval" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_an_overwrite_in_an_unversioned_bucket_is_a_change(
+    start_endpoint: EndpointStarter,
+) -> None:
+    endpoint = start_endpoint()
+    s3 = endpoint.client("s3")
+    s3.create_bucket(Bucket="plain")
+    s3.put_object(Bucket="plain", Key="src.zip", Body=zip_bytes({"a": "1\n"}))
+    source = {
+        "name": "Fetch",
+        "actionTypeId": {"category": "Source", "owner": "AWS", "provider": "S3", "version": "1"},
+        "configuration": {"S3Bucket": "plain", "S3ObjectKey": "src.zip"},
+        "outputArtifacts": [{"name": "SourceOut"}],
+    }
+    create_and_settle(endpoint, pipeline_with("plain", [source], check_stage()))
+    s3.put_object(Bucket="plain", Key="src.zip", Body=zip_bytes({"a": "1\n"}))
+    watch_tick(endpoint)
+    assert len(summaries(endpoint, "plain")) == 1
+    s3.put_object(Bucket="plain", Key="src.zip", Body=zip_bytes({"a": "2\n"}))
+    watch_tick(endpoint)
+    runs = summaries(endpoint, "plain")
+    assert len(runs) == 2
+    assert runs[0]["trigger"]["triggerType"] == "PollForSourceChanges"

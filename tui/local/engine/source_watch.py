@@ -8,8 +8,9 @@ calls `engine.start_triggered(pipeline, trigger type, trigger detail, overrides)
 Which sources are watched, and how a change starts an execution:
 
 - S3 source: `PollForSourceChanges` true or omitted (AWS's default). A new latest version of
-  the object starts an execution with trigger PollForSourceChanges. [I] The trigger detail
-  is the object's ARN `arn:aws:s3:::<bucket>/<key>`.
+  the object (in a bucket that was never versioned, where every write is version "null":
+  new bytes, a new ETag) starts an execution with trigger PollForSourceChanges. [I] The
+  trigger detail is the object's ARN `arn:aws:s3:::<bucket>/<key>`.
 - CodeCommit: `PollForSourceChanges` true or omitted (AWS polls when it is omitted). A new
   head of the branch starts an execution with trigger PollForSourceChanges and the
   repository's ARN as detail. As on AWS, the source action then reads the branch head when
@@ -261,7 +262,7 @@ def _watched(
 class _Seen:
     identity: str
     pipeline_created: float
-    # Git: full ref name -> commit id. S3: {"version": version id}. Empty: nothing there.
+    # Git: full ref name -> commit id. S3: {"version": ..., "etag": ...}. Empty: nothing there.
     seen: dict[str, str]
 
 
@@ -360,7 +361,11 @@ class SourceWatcher:
             names = [pipeline] if pipeline is not None else sorted(state.pipelines)
             refs: dict[Path, dict[str, str] | None] = {}
             for name in names:
-                await self._look_at_pipeline(name, refs)
+                try:
+                    await self._look_at_pipeline(name, refs)
+                except Exception:
+                    # One pipeline's trouble never keeps the others from being looked at.
+                    log.exception("looking at the sources of pipeline %s failed", name)
             if pipeline is None:
                 self._forget_pipelines(set(state.pipelines))
 
@@ -416,6 +421,12 @@ class SourceWatcher:
         if before is None or before.identity != identity or before.pipeline_created != created:
             self._save(pipeline, source.action, _Seen(identity, created, now))
             return
+        if source.provider == "S3":
+            # One object: a new version (or new bytes) is one change, never one per field.
+            if now and now != before.seen and not self._start(pipeline, source, "", ""):
+                return
+            self._save(pipeline, source.action, _Seen(identity, created, now))
+            return
         recorded = dict(before.seen)
         for ref, value in sorted(now.items()):
             if before.seen.get(ref) == value:
@@ -436,7 +447,8 @@ class SourceWatcher:
             obj = self.objects.head_object(bucket, key)
         except AwsError:
             return {}
-        return {"version": obj.version_id}
+        # The ETag too: in a bucket that was never versioned every write is version "null".
+        return {"version": obj.version_id, "etag": obj.etag}
 
     async def _refs(
         self, repository: GitRepository, cache: dict[Path, dict[str, str] | None]
