@@ -256,6 +256,7 @@ def test_missing_repository_and_branch_fail_naming_what_to_fix(
         "externalExecutionSummary"
     ]
     assert str(endpoint.data_dir / "repos" / "absent") in summary
+    assert "(no such directory)" in summary
     assert "[repositories]" in summary
     assert "config.toml" in summary
 
@@ -278,6 +279,10 @@ def test_missing_repository_and_branch_fail_naming_what_to_fix(
         endpoint, pipeline_with("inner", [codecommit_source("inner")], check)
     )
     assert status == "Failed"
+    summary = source_action_run(client, "inner", execution_id)["output"]["executionResult"][
+        "externalExecutionSummary"
+    ]
+    assert "not a git repository" in summary
 
     repo = GitRepo(endpoint.data_dir / "repos" / "branchless")
     repo.commit({"a": "a\n"}, "Only main")

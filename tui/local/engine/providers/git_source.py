@@ -157,13 +157,19 @@ class GitRepository:
         return out.decode("utf-8", "replace")
 
     async def is_repository(self) -> bool:
+        return await self.problem() is None
+
+    async def problem(self) -> str | None:
+        """Why this is not a usable repository (None when it is)."""
         if not self.path.is_dir():
-            return False
+            return "no such directory"
         try:
             await self.git("rev-parse", "--git-dir")
-        except GitError:
-            return False
-        return True
+        except GitError as exc:
+            # e.g. "not a git repository", or git's refusal of a repository owned by
+            # another user ("detected dubious ownership").
+            return str(exc).splitlines()[0] if str(exc) else "not a git repository"
+        return None
 
     async def resolve(self, revision: str) -> str | None:
         """The commit id `revision` names, or None."""
@@ -275,7 +281,7 @@ class RepositoryLocator:
             )
         return self.data_dir.joinpath("repos", *parts)
 
-    def not_found(self, name: str, path: Path) -> RepositoryNotFound:
+    def not_found(self, name: str, path: Path, problem: str) -> RepositoryNotFound:
         if name in self.config.repositories:
             how = (
                 f"The [repositories] section of {self.config_file} maps '{name}' there; "
@@ -287,13 +293,16 @@ class RepositoryLocator:
                 f"to a local git repository in the [repositories] section of {self.config_file}: "
                 f'"{name}" = "/path/to/repository".'
             )
-        return RepositoryNotFound(f"No git repository found for '{name}' at {path}. {how}")
+        return RepositoryNotFound(
+            f"No git repository found for '{name}' at {path} ({problem}). {how}"
+        )
 
     async def open(self, kind: SourceKind, name: str) -> GitRepository:
         path = self.path_for(kind, name)
         repository = GitRepository(path)
-        if not await repository.is_repository():
-            raise self.not_found(name, path)
+        problem = await repository.problem()
+        if problem is not None:
+            raise self.not_found(name, path, problem)
         return repository
 
 
