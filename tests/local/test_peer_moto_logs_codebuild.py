@@ -229,11 +229,8 @@ def test_logs_limit_above_the_maximum(peer: Peer) -> None:
     with pytest.raises(ClientError) as excinfo:
         logs.get_log_events(logGroupName=group, logStreamName="s", limit=10_001)
     assert "10000" in error_of(excinfo)[1]
-    if unless(peer, "local"):
-        # The model lists InvalidParameterException (not ValidationException) for GetLogEvents,
-        # and moto answers that; our endpoint's shared request validator answers every
-        # constraint violation as ValidationException.
-        assert error_of(excinfo)[0] == "InvalidParameterException"
+    # The model lists InvalidParameterException (not ValidationException) for GetLogEvents.
+    assert error_of(excinfo)[0] == "InvalidParameterException"
 
 
 def test_logs_filter_terms_phrases_and_paging(peer: Peer) -> None:

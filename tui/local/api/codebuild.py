@@ -69,6 +69,7 @@ def _page_after(ids: list[str], scope: str, token: str | None) -> tuple[list[str
 
 
 class CodeBuildService:
+    validation_error_code = "InvalidInputException"
     target_prefix = "CodeBuild_20161006"
     service_name = "codebuild"
 

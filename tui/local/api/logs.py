@@ -217,6 +217,7 @@ def _quoted(text: str, index: int) -> tuple[str, int]:
 
 
 class LogsService:
+    validation_error_code = "InvalidParameterException"
     target_prefix = "Logs_20140328"
     service_name = "logs"
 

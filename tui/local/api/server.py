@@ -40,7 +40,7 @@ from tui.local.api import protocol, shapes
 from tui.local.api.caller import access_key_of, current_access_key, current_host
 from tui.local.api.control import control_routes
 from tui.local.backend import Backend
-from tui.model.errors import AwsError, UnknownOperationException
+from tui.model.errors import AwsError, UnknownOperationException, ValidationException
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,15 @@ async def handle_json(request: web.Request, target: str) -> web.Response:
         method, validator = _resolve_operation(service, prefix, operation, target)
         params = protocol.parse_body(await request.read())
         if validator is not None:
-            validator.validate(params)
+            try:
+                validator.validate(params)
+            except ValidationException as error:
+                # Some services report model violations under their own code (Logs:
+                # InvalidParameterException, CodeBuild: InvalidInputException).
+                own_code = getattr(service, "validation_error_code", None)
+                if own_code is None:
+                    raise
+                raise AwsError(error.message, code=own_code) from None
         if method is None:
             raise UnknownOperationException(
                 f"Operation {operation} of {getattr(service, 'service_name', prefix)} is not "
