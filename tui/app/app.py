@@ -263,6 +263,8 @@ def reconcile_settings(settings: Settings) -> ReconcileSettings:
         visible_active_interval=poll.visible_active,
         round_robin_step=poll.round_robin,
         max_rate=poll.max_rate,
+        debounce=poll.event_debounce,
+        debounce_max=poll.event_debounce_max,
     )
 
 

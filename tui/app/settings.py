@@ -66,6 +66,11 @@ class PollSettings(BaseModel):
     """The list of pipelines (new and deleted ones) is re-read this often."""
     max_rate: float = Field(default=5.0, gt=0)
     """At most this many pipeline reads start per second (CodePipeline throttles bursts)."""
+    event_debounce: float = Field(default=0.3, ge=0)
+    """After an event, its pipeline is re-read this long after the last event of the burst
+    (the event itself shows at once)..."""
+    event_debounce_max: float = Field(default=2.0, ge=0)
+    """...but never later than this after the burst's first event."""
 
 
 class Settings(BaseModel):

@@ -179,6 +179,8 @@ class PipelineScreen(Screen[None]):
         """The execution whose runs the panels show (None: the latest state per stage)."""
         self._runs: dict[str, dict[tuple[str, str], ActionExecutionDetail]] = {}
         self._stage_names: list[str] = []
+        self._panels: list[StagePanel] = []
+        self._marks: list[TransitionMark] = []
         self._focused_once = False
 
     # Layout ------------------------------------------------------------------------------------
@@ -201,7 +203,8 @@ class PipelineScreen(Screen[None]):
 
     @property
     def panels(self) -> list[StagePanel]:
-        return list(self.query(StagePanel))
+        """The stage panels, left to right (held, see `StagePanel.rows`)."""
+        return list(self._panels)
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self._tick)
@@ -245,11 +248,10 @@ class PipelineScreen(Screen[None]):
             if names != self._stage_names:
                 self._rebuild(view)
             else:
-                marks = list(self.query(TransitionMark))
-                for index, (panel, stage) in enumerate(zip(self.panels, view.stages, strict=True)):
+                for index, (panel, stage) in enumerate(zip(self._panels, view.stages, strict=True)):
                     panel.update_stage(stage, self._actions(stage))
                     if index:
-                        marks[index - 1].show_transition(stage)
+                        self._marks[index - 1].show_transition(stage)
         if not self._focused_once:
             # The rows of freshly built panels exist after the next refresh.
             self.call_after_refresh(self._focus_first)
@@ -259,16 +261,19 @@ class PipelineScreen(Screen[None]):
         strip = self.query_one(StageStrip)
         strip.remove_children()
         widgets: list[StagePanel | TransitionMark] = []
+        self._panels = []
+        self._marks = []
         for index, stage in enumerate(view.stages):
             if index:
                 mark = TransitionMark()
                 mark.show_transition(stage)
+                self._marks.append(mark)
                 widgets.append(mark)
-            widgets.append(
-                StagePanel(
-                    stage, self._actions(stage), animated=self.animated, short_id=self.short_id
-                )
+            panel = StagePanel(
+                stage, self._actions(stage), animated=self.animated, short_id=self.short_id
             )
+            self._panels.append(panel)
+            widgets.append(panel)
         strip.mount_all(widgets)
         self._stage_names = [stage.name for stage in view.stages]
 
@@ -339,7 +344,7 @@ class PipelineScreen(Screen[None]):
     # Focus ---------------------------------------------------------------------------------------
 
     def _focus_first(self) -> None:
-        rows = list(self.query(ActionRow))
+        rows = [row for panel in self._panels for row in panel.rows if row.is_mounted]
         if not rows or self._focused_once:
             return
         self._focused_once = True

@@ -8,8 +8,8 @@
 Each row is the pipeline's latest execution: status (glyph, word, colour), the stage it runs
 in (or failed in, or waits for approval in), its first source revision (short id and the
 first line of its message), when it started and how long it ran (or has been running).
-`/` filters as you type (every word must appear in the name, status, stage or revision; escape
-clears), `s` cycles the sort (name, status, recency), enter opens the pipeline.
+`/` filters as you type (every word must appear in the name, status, stage or commit message;
+escape clears), `s` cycles the sort (name, status, recency), enter opens the pipeline.
 
 Decisions recorded here:
 
@@ -220,13 +220,15 @@ class PipelinesScreen(Screen[None]):
         elif (running := current_stage(view)) is not None:
             stage_text = Text(running.name, style=palette.style("running"))
         revision = Text()
+        message = ""
         if latest is not None and latest.source_revisions:
             source = latest.source_revisions[0]
             short = short_revision(source.revision_id)
             if short:
                 revision.append(mask(short) if self.mask_ids else short, style="bold")
                 revision.append(" ")
-            revision.append(first_line(source.revision_summary))
+            message = first_line(source.revision_summary)
+            revision.append(message)
         cells = {
             "name": Text(view.name),
             "status": palette.status(view.status),
@@ -234,9 +236,7 @@ class PipelinesScreen(Screen[None]):
             "revision": revision,
             **self._time_cells(view, now, palette),
         }
-        search = " ".join(
-            (view.name, look(view.status).word, stage_text.plain, revision.plain)
-        ).lower()
+        search = " ".join((view.name, look(view.status).word, stage_text.plain, message)).lower()
         start = latest.start_time if latest is not None else None
         return _Row(
             name=view.name,

@@ -140,10 +140,10 @@ class ActionRow(Widget, can_focus=True):
         provider = _PROVIDER_WORDS.get(action.provider or "", action.provider or "")
         if provider:
             detail.append(provider, style=muted)
-            detail.append(" · ", style=muted)
-        if action.awaiting_approval:
-            detail.append(look("AwaitingApproval").word, style=palette.style("warning"))
-        else:
+        if not action.awaiting_approval:
+            # (A pending approval says what it waits for on the next line.)
+            if provider:
+                detail.append(" · ", style=muted)
             detail.append(shown.word, style=tone)
             if action.percent_complete is not None and action.status == "InProgress":
                 detail.append(f" {action.percent_complete}%", style=tone)

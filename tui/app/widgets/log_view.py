@@ -548,9 +548,7 @@ class LogView(ScrollView, can_focus=True):
             current = self.get_component_rich_style("log-view--current-match", partial=True)
             match = self.match
             for found in pattern.finditer(plain):
-                is_current = (
-                    match is not None and match.seq == seq and match.start == found.start()
-                )
+                is_current = match is not None and match.seq == seq and match.start == found.start()
                 text.stylize(
                     current if is_current else normal,
                     offset + found.start(),

@@ -112,6 +112,8 @@ class StagePanel(VerticalScroll, can_focus=False, inherit_bindings=False):
         self.short_id = short_id
         self.border_title = stage.name
         self._note = Static(classes="stage-note")
+        self._rows: list[ActionRow] = []
+        self._groups_shown: list[RunGroup] = []
         self._apply_status(stage)
 
     @property
@@ -129,20 +131,25 @@ class StagePanel(VerticalScroll, can_focus=False, inherit_bindings=False):
 
     def _groups(self, actions: Sequence[ActionView]) -> list[RunGroup]:
         groups = []
+        self._rows = []
         for group in run_order_groups(actions):
             rows = [
                 ActionRow(action, stage=self.stage.name, animated=self.animated) for action in group
             ]
+            self._rows.extend(rows)
             box = RunGroup(*rows)
             if len(group) > 1:
                 box.add_class("-parallel")
                 box.border_title = f"{len(group)} in parallel"
             groups.append(box)
+        self._groups_shown = groups
         return groups
 
     @property
     def rows(self) -> list[ActionRow]:
-        return list(self.query(ActionRow))
+        """The action rows, top to bottom (held, not queried: rows of panels built a moment
+        ago may not be in the DOM yet, and an update must still reach them)."""
+        return list(self._rows)
 
     def update_stage(self, stage: StageView, actions: Sequence[ActionView]) -> None:
         """Show a newer state of the stage: in place when its actions are the same."""
@@ -156,22 +163,25 @@ class StagePanel(VerticalScroll, can_focus=False, inherit_bindings=False):
         self._note.display = bool(note.plain)
         if same_shape:
             by_name = {a.name: a for a in actions}
-            for row in self.rows:
+            for row in self._rows:
                 updated = by_name.get(row.action_name)
                 if updated is not None and updated != row.action:
                     row.action = updated
             return
         focused = self.app.focused
         focused_name = (
-            focused.action_name if isinstance(focused, ActionRow) and focused in self.rows else None
+            focused.action_name
+            if isinstance(focused, ActionRow) and focused in self._rows
+            else None
         )
-        self.query(RunGroup).remove()
+        for group in self._groups_shown:
+            group.remove()
         self.mount_all(self._groups(actions))
         if focused_name is not None:
             self.call_after_refresh(self._refocus, focused_name)
 
     def _refocus(self, name: str) -> None:
-        for row in self.rows:
+        for row in self._rows:
             if row.action_name == name:
                 row.focus()
                 return

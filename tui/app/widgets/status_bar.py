@@ -11,8 +11,9 @@ Decisions recorded here:
 - The clock is the app's (`app.clock()`, injectable), so snapshot tests see a fixed age.
 - [I] Times of day are shown in local time (what the user's wall clock says); ages are
   differences, the same in any zone.
-- [I] Long endpoint URLs are cut from the middle of the host part (the scheme and port
-  are what tell endpoints apart); the bar never wraps.
+- [I] Long endpoint URLs are cut in the middle (the scheme and port are what tell endpoints
+  apart); the bar never wraps. With `mask_ids` the port is masked: the local endpoint's port
+  is as random as an id.
 """
 
 from __future__ import annotations
@@ -83,7 +84,11 @@ class StatusBar(Widget):
             line.append(" ")
         where = [status.account or "account ?", status.region or "region ?"]
         if status.endpoint_url:
-            where.append(_shorten(status.endpoint_url, 40))
+            url = status.endpoint_url
+            settings = getattr(self.app, "settings", None)
+            if getattr(settings, "mask_ids", False):
+                url = _mask_port(url)
+            where.append(_shorten(url, 40))
         line.append(" · ".join(where))
         line.append(SEPARATOR, style=palette.style("muted"))
         feed_glyph, tone = _FEED_GLYPHS.get(status.feed_mode, ("?", "muted"))
@@ -105,6 +110,14 @@ class StatusBar(Widget):
             return Text("loading…", style=palette.style("muted"))
         age = humanize_age(status.last_update, self._now())
         return Text("updated " + age, style=palette.style("muted"))
+
+
+def _mask_port(url: str) -> str:
+    """`http://127.0.0.1:40123` -> `http://127.0.0.1:•••••` (a random port is an id too)."""
+    head, colon, port = url.rpartition(":")
+    if colon and port.isdigit() and "//" in head:
+        return f"{head}:{'•' * len(port)}"
+    return url
 
 
 def _shorten(url: str, width: int) -> str:

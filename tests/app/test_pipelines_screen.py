@@ -1,0 +1,235 @@
+"""The pipelines screen against a real endpoint: what each row says, the counts, filter, sort."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from textual.widgets import Input, Static
+
+from tests.app.support import app_for, plain, wait_until
+from tests.endpoint import Endpoint
+from tests.local.pipelines import (
+    approval,
+    commands,
+    latest_execution_id,
+    pipeline,
+    stage,
+    upload_source,
+    wait_status,
+)
+from tui.app.app import PipetopApp
+from tui.app.messages import OpenPipeline
+from tui.app.screens.pipeline import PipelineScreen
+from tui.app.screens.pipelines import COLUMNS, PipelinesScreen
+from tui.app.widgets.pipeline_table import PipelineTable
+
+SIZE = (120, 36)
+
+
+def create_three(endpoint: Endpoint) -> Any:
+    """green succeeds, broken fails in Test, gated waits for approval."""
+    upload_source(endpoint, summary="Fix the header")
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline("green", stage("Build", commands("Compile", ["echo built"])))
+    )
+    client.create_pipeline(
+        pipeline=pipeline("broken", stage("Test", commands("Unit", ["echo failing", "exit 3"])))
+    )
+    client.create_pipeline(pipeline=pipeline("gated", stage("Approve", approval("Release"))))
+    for name, status in (("green", "Succeeded"), ("broken", "Failed"), ("gated", "InProgress")):
+        wait_status(client, name, latest_execution_id(client, name), status)
+    return client
+
+
+def table(app: PipetopApp) -> PipelineTable:
+    return app.screen.query_one(PipelineTable)
+
+
+def row(app: PipetopApp, name: str) -> dict[str, str]:
+    cells = table(app).get_row(name)
+    return {key: plain(cell) for (key, _), cell in zip(COLUMNS, cells, strict=True)}
+
+
+def summary(app: PipetopApp) -> str:
+    widget = app.screen.query_one("#summary", Static)
+    return plain(widget.render())
+
+
+def statuses(app: PipetopApp) -> dict[str, str]:
+    return {key: row(app, key)["status"] for key in table(app).row_keys}
+
+
+def settled(app: PipetopApp) -> bool:
+    if not isinstance(app.screen, PipelinesScreen) or table(app).row_count != 3:
+        return False
+    return statuses(app) == {
+        "broken": "✗ Failed",
+        "gated": "◆ Awaiting approval",
+        "green": "✓ Succeeded",
+    }
+
+
+async def test_every_pipeline_shows_with_status_stage_revision_times_and_counts(
+    endpoint: Endpoint,
+) -> None:
+    create_three(endpoint)
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: settled(app), what="three settled rows")
+        await wait_until(pilot, lambda: "1 failed" in summary(app))
+        assert table(app).row_keys == ["broken", "gated", "green"]
+        broken = row(app, "broken")
+        assert broken["stage"] == "Test"
+        assert broken["revision"].endswith(" Fix the header")
+        # The engine's clock stood still: every execution started at its start, and the
+        # app's fixed clock is five minutes later.
+        assert broken["started"] == "5m ago"
+        assert broken["duration"] == "0s"
+        assert row(app, "gated")["stage"] == "Approve"
+        # A running execution counts its duration up to now.
+        assert row(app, "gated")["duration"] == "5m"
+        assert row(app, "green")["stage"] == ""
+        text = summary(app)
+        assert "3 pipelines" in text
+        assert "0 running" in text
+        assert "1 failed" in text
+        assert "1 awaiting approval" in text
+        assert "sort: name" in text
+
+
+async def test_filter_narrows_as_you_type_and_escape_clears(endpoint: Endpoint) -> None:
+    create_three(endpoint)
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: settled(app))
+        filter_input = app.screen.query_one("#filter", Input)
+        assert not filter_input.display
+        await pilot.press("slash")
+        assert filter_input.display
+        assert app.focused is filter_input
+        await pilot.press("g")
+        assert table(app).row_keys == ["gated", "green"]
+        await pilot.press("r")
+        assert table(app).row_keys == ["green"]
+        assert "filter “gr”: 1 of 3" in summary(app)
+        # Words match the status and stage too, every word must match.
+        await pilot.press("backspace", "backspace", *"failed")
+        assert table(app).row_keys == ["broken"]
+        await pilot.press("space", *"test")
+        assert table(app).row_keys == ["broken"]
+        await pilot.press("space", *"zzz")
+        assert table(app).row_keys == []
+        assert "0 of 3" in summary(app)
+        await pilot.press("escape")
+        assert table(app).row_keys == ["broken", "gated", "green"]
+        assert not filter_input.display
+        assert app.focused is table(app)
+
+
+async def test_enter_in_the_filter_keeps_it_and_goes_back_to_the_table(
+    endpoint: Endpoint,
+) -> None:
+    create_three(endpoint)
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: settled(app))
+        await pilot.press("slash", *"gat", "enter")
+        assert app.focused is table(app)
+        assert table(app).row_keys == ["gated"]
+        assert table(app).cursor_key == "gated"
+
+
+async def test_sort_cycles_through_name_status_and_recency(endpoint: Endpoint) -> None:
+    upload_source(endpoint, summary="Fix the header")
+    client = endpoint.client("codepipeline")
+    # Started one after the other on the engine's clock: gated first, green last.
+    client.create_pipeline(pipeline=pipeline("gated", stage("Approve", approval("Release"))))
+    endpoint.advance(10)
+    client.create_pipeline(pipeline=pipeline("broken", stage("Test", commands("Unit", ["exit 3"]))))
+    endpoint.advance(10)
+    client.create_pipeline(pipeline=pipeline("green", stage("Build", commands("C", ["true"]))))
+    for name in ("broken", "green"):
+        wait_status(client, name, latest_execution_id(client, name))
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: settled(app))
+        assert table(app).row_keys == ["broken", "gated", "green"]
+        await pilot.press("s")
+        assert "sort: status" in summary(app)
+        assert table(app).row_keys == ["gated", "broken", "green"]
+        await pilot.press("s")
+        assert "sort: most recent" in summary(app)
+        assert table(app).row_keys == ["green", "broken", "gated"]
+        await pilot.press("s")
+        assert "sort: name" in summary(app)
+        assert table(app).row_keys == ["broken", "gated", "green"]
+
+
+async def test_the_cursor_follows_its_pipeline_across_sorts(endpoint: Endpoint) -> None:
+    create_three(endpoint)
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: settled(app))
+        await pilot.press("j", "j")
+        assert table(app).cursor_key == "green"
+        await pilot.press("s")
+        assert table(app).row_keys[-1] == "green"
+        assert table(app).cursor_key == "green"
+        await pilot.press("k")
+        assert table(app).cursor_key == "broken"
+
+
+async def test_enter_opens_the_pipeline_screen(endpoint: Endpoint) -> None:
+    create_three(endpoint)
+    app = app_for(endpoint)
+    messages: list[object] = []
+    async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
+        await wait_until(pilot, lambda: settled(app))
+        await pilot.press("j", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, PipelineScreen))
+        assert isinstance(app.screen, PipelineScreen)
+        assert app.screen.pipeline_name == "gated"
+        # One message, handled on its way up by the screen and then the app.
+        opened = {id(m): m.pipeline for m in messages if isinstance(m, OpenPipeline)}
+        assert list(opened.values()) == ["gated"]
+        await pilot.press("escape")
+        assert isinstance(app.screen, PipelinesScreen)
+        assert table(app).cursor_key == "gated"
+
+
+async def test_a_row_changes_in_place_when_its_pipeline_changes(
+    endpoint: Endpoint, tmp_path: Path
+) -> None:
+    marker = tmp_path / "go"
+    upload_source(endpoint, summary="Fix the header")
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline(
+            "slow",
+            stage("Build", commands("Wait", [f"while [ ! -f {marker} ]; do sleep 0.05; done"])),
+        )
+    )
+    client.create_pipeline(pipeline=pipeline("other", stage("Approve", approval("Release"))))
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(
+            pilot,
+            lambda: table(app).row_count == 2 and row(app, "slow")["status"] == "● In progress",
+        )
+        assert row(app, "slow")["stage"] == "Build"
+        shown_before = table(app).row_keys
+        marker.write_text("")
+        await wait_until(pilot, lambda: row(app, "slow")["status"] == "✓ Succeeded")
+        assert row(app, "slow")["stage"] == ""
+        assert table(app).row_keys == shown_before
+        assert "0 running" in summary(app)
+
+
+async def test_an_empty_account_says_so(endpoint: Endpoint) -> None:
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        assert "Loading pipelines" in summary(app)
+        await wait_until(pilot, lambda: "0 pipelines" in summary(app), what="the empty list")
+        assert table(app).row_count == 0
