@@ -127,37 +127,35 @@ class Lifecycle:
         version = self.version
         if event_version is not None and (version is None or event_version > version):
             version = event_version
-        merged = replace(
-            self,
-            first_second=fact.second
-            if self.first_second is None
-            else min(self.first_second, fact.second),
-            last_second=fact.second
-            if self.last_second is None
-            else max(self.last_second, fact.second),
-            version=version,
-        )
+        first = self.first_second
+        last = self.last_second
+        opens, closes, stoppings, stopped = self.opens, self.closes, self.stoppings, self.stopped
+        started, last_open = self.started, self.last_open
+        last_close, last_stopping = self.last_close, self.last_stopping
         if fact.kind == "open":
-            started = self.started
+            opens += 1
+            last_open = _later(last_open, fact)
             if fact.state == "STARTED" and (started is None or fact.order() < started.order()):
                 started = fact
-            return replace(
-                merged,
-                opens=self.opens + 1,
-                started=started,
-                last_open=_later(self.last_open, fact),
-            )
-        if fact.kind == "stopping":
-            return replace(
-                merged,
-                stoppings=self.stoppings + 1,
-                last_stopping=_later(self.last_stopping, fact),
-            )
-        return replace(
-            merged,
-            closes=self.closes + 1,
-            stopped=self.stopped + (fact.state == "STOPPED"),
-            last_close=_later(self.last_close, fact),
+        elif fact.kind == "stopping":
+            stoppings += 1
+            last_stopping = _later(last_stopping, fact)
+        else:
+            closes += 1
+            stopped += fact.state == "STOPPED"
+            last_close = _later(last_close, fact)
+        return Lifecycle(
+            opens=opens,
+            closes=closes,
+            stoppings=stoppings,
+            stopped=stopped,
+            started=started,
+            last_open=last_open,
+            last_close=last_close,
+            last_stopping=last_stopping,
+            first_second=fact.second if first is None else min(first, fact.second),
+            last_second=fact.second if last is None else max(last, fact.second),
+            version=version,
         )
 
 

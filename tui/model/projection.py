@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Final, Literal, cast
+from typing import Any, Final, Literal, cast
 
 from tui.model.declaration import ActionCategory
 from tui.model.events import ActionExecutionEvent, PipelineExecutionEvent, S3Location
@@ -173,14 +173,15 @@ class Projection:
 
 def project(ledger: Ledger) -> Projection:
     projector = _Projector(ledger)
-    stages = [projector.stage(name, actions) for name, actions in projector.structure()]
-    stages = projector.with_inbound(stages)
+    structure = projector.structure()
+    waiting = projector.waiting([name for name, _ in structure])
+    stages = [projector.stage(name, actions, waiting[name]) for name, actions in structure]
     executions = projector.executions(stages)
     return Projection(
         status=_pipeline_status(stages, executions),
         stages=tuple(stages),
         executions=executions,
-        execution_mode=projector.mode(),
+        execution_mode=projector.execution_mode,
         wants_snapshot=projector.wants_snapshot,
     )
 
@@ -190,8 +191,28 @@ class _Projector:
         self.ledger = ledger
         self.wants_snapshot = False
         self.by_execution: dict[str, list[RecordKey]] = {}
-        for record in ledger.records:
+        # Executions with a record in a stage (or of one action) that can change what it shows.
+        self.entrants: dict[str, set[str]] = {}
+        self.runners: dict[tuple[str, str], set[str]] = {}
+        for record, lifecycle in ledger.records.items():
             self.by_execution.setdefault(record[1], []).append(record)
+            if record[0] == "pipeline" or not self._after_snapshot(lifecycle):
+                continue
+            self.entrants.setdefault(record[2], set()).add(record[1])
+            if record[0] == "action":
+                self.runners.setdefault((record[2], record[3]), set()).add(record[1])
+        # What the declaration says of each action: its type, runOrder, approval timeout.
+        self.declared: dict[tuple[str, str], dict[str, Any]] = {}
+        if ledger.declaration is not None:
+            for declared_stage in ledger.declaration.stages:
+                for declared in declared_stage.actions:
+                    self.declared[(declared_stage.name, declared.name)] = {
+                        "category": declared.action_type_id.category,
+                        "provider": declared.action_type_id.provider,
+                        "run_order": declared.run_order,
+                        "timeout_in_minutes": declared.timeout_in_minutes,
+                    }
+        self.execution_mode = self._mode()
         self.order = {eid: (self._start(eid), eid) for eid in self._execution_ids()}
         self.execution_status = {
             eid: resolve(
@@ -220,14 +241,17 @@ class _Projector:
         pipeline = self.ledger.records.get(("pipeline", eid))
         if pipeline is not None and pipeline.started is not None:
             return pipeline.started.second + _LATE_IN_SECOND
-        seconds = [
-            lifecycle.first_second
-            for record in self.by_execution.get(eid, [])
-            if (lifecycle := self.ledger.records[record]).first_second is not None
-        ]
-        if seconds:
-            return min(seconds) + _LATE_IN_SECOND
+        # Its start is unknown (its STARTED is late, or was lost): it takes no stage from an
+        # execution known to have started.
         return -math.inf
+
+    def _after_snapshot(self, lifecycle: Lifecycle) -> bool:
+        """Whether a record has an event certainly later than the snapshot (rule 6): only
+        such a record can change which execution a stage or action shows."""
+        since = self.ledger.snapshot_time
+        return since is None or (
+            lifecycle.last_second is not None and lifecycle.last_second > since
+        )
 
     def newest(self, ids: Iterable[str | None]) -> str | None:
         known = [eid for eid in ids if eid is not None]
@@ -235,7 +259,7 @@ class _Projector:
             return None
         return max(known, key=lambda eid: self.order.get(eid, (-math.inf, eid)))
 
-    def mode(self) -> str | None:
+    def _mode(self) -> str | None:
         ledger = self.ledger
         if ledger.declaration is not None and ledger.declaration.execution_mode is not None:
             return ledger.declaration.execution_mode
@@ -302,59 +326,54 @@ class _Projector:
             return None
         return next((s for s in snapshot.stage_states if s.stage_name == name), None)
 
-    def stage(self, name: str, action_names: Sequence[str]) -> StageView:
+    def stage(
+        self, name: str, action_names: Sequence[str], inbound: tuple[InboundExecutionView, ...]
+    ) -> StageView:
         ledger = self.ledger
         snap = self._snapshot_stage(name)
         snap_latest = snap.latest_execution if snap is not None else None
         snap_eid = snap_latest.pipeline_execution_id if snap_latest is not None else None
-        entered = {snap_eid} | {
-            record[1]
-            for record in ledger.records
-            if record[0] in ("stage", "action") and record[2] == name
+        shown = self.newest({snap_eid} | self.entrants.get(name, set()))
+        actions = tuple(self.action(name, action_name, snap) for action_name in action_names)
+        fields: dict[str, Any] = {
+            "name": name,
+            "execution_id": shown,
+            "actions": actions,
+            "inbound": inbound,
         }
-        shown = self.newest(entered)
-        view = StageView(name=name, execution_id=shown)
         if snap is not None:
-            view = replace(
-                view,
+            fields.update(
                 inbound_transition=_transition(snap),
                 retry=snap.retry_stage_metadata,
                 before_entry=snap.before_entry_condition_state,
                 on_success=snap.on_success_condition_state,
                 on_failure=snap.on_failure_condition_state,
             )
-        actions = tuple(self.action(name, action_name, snap) for action_name in action_names)
-        view = replace(view, actions=actions)
         if shown is None:
-            return view
+            return StageView(**fields)
         record: RecordKey = ("stage", shown, name)
         lifecycle = ledger.records.get(record)
         # Entered (its actions ran) even if its own events were not seen.
-        status = resolve("stage", lifecycle, ledger.baselines.get(record)) or "InProgress"
+        fields["status"] = resolve("stage", lifecycle, ledger.baselines.get(record)) or "InProgress"
         if shown == snap_eid and snap_latest is not None:
-            execution_type = snap_latest.type
+            fields["execution_type"] = snap_latest.type
         else:
             summary = ledger.executions.get(shown)
-            execution_type = summary.execution_type if summary is not None else None
+            fields["execution_type"] = summary.execution_type if summary is not None else None
         started_at = None
-        last_change = None
+        changes = []
         if lifecycle is not None:
             if lifecycle.last_open is not None:
                 started_at = lifecycle.last_open.event.time
-            last_change = stamp(lifecycle.last_second)
+            if lifecycle.last_second is not None:
+                changes.append(stamp(lifecycle.last_second))
         mine = [a for a in actions if a.execution_id == shown]
         if started_at is None:
             started_at = min((a.started_at for a in mine if a.started_at), default=None)
-        changes = [a.last_change for a in mine if a.last_change is not None]
-        if last_change is not None:
-            changes.append(last_change)
-        return replace(
-            view,
-            status=cast(StageExecutionStatus, status),
-            execution_type=execution_type,
-            started_at=started_at,
-            last_change=max(changes, default=None),
-        )
+        changes.extend(a.last_change for a in mine if a.last_change is not None)
+        fields["started_at"] = started_at
+        fields["last_change"] = max((c for c in changes if c is not None), default=None)
+        return StageView(**fields)
 
     # Rule 7: actions --------------------------------------------------------------------
     def action(self, stage: str, name: str, snap: StageState | None) -> ActionView:
@@ -366,17 +385,13 @@ class _Projector:
         if snap_run is not None and snap_run.status is None:
             snap_run = None
         owner = ledger.run_owners.get((stage, name))
-        candidates = {
-            record[1]
-            for record in ledger.records
-            if record[0] == "action" and record[2] == stage and record[3] == name
-        }
+        candidates = set(self.runners.get((stage, name), set()))
         if snap_run is not None and owner is not None:
             candidates.add(owner)
-        view = self._declared(stage, name)
+        fields: dict[str, Any] = dict(self.declared.get((stage, name), {}))
+        fields["name"] = name
         if snap_action is not None:
-            view = replace(
-                view,
+            fields.update(
                 current_revision=snap_action.current_revision,
                 entity_url=snap_action.entity_url,
                 revision_url=snap_action.revision_url,
@@ -385,51 +400,33 @@ class _Projector:
         if shown is None:
             if snap_action is not None and snap_run is not None:
                 # A run the snapshot shows but cannot place (its stage names no execution).
-                return self._snapshot_run(view, snap_action, None, None)
-            return view
+                self._snapshot_run(fields, snap_action, None, None)
+            return ActionView(**fields)
         record: RecordKey = ("action", shown, stage, name)
         lifecycle = ledger.records.get(record)
         baseline = ledger.baselines.get(record)
         status = resolve("action", lifecycle, baseline)
         continues_snapshot_run = (
             baseline is not None
-            and snap_action is not None
             and (lifecycle is None or lifecycle.opens == 0)
             and (baseline.status in ACTIVE or lifecycle is None or lifecycle.closes == 0)
         )
         if continues_snapshot_run and snap_action is not None:
-            view = self._snapshot_run(view, snap_action, shown, status)
+            self._snapshot_run(fields, snap_action, shown, status)
             if lifecycle is not None and lifecycle.last_close is not None:
-                view = _closed_by(view, lifecycle.last_close)
-            return view
-        return self._event_run(view, shown, status, lifecycle)
-
-    def _declared(self, stage: str, name: str) -> ActionView:
-        view = ActionView(name=name)
-        declaration = self.ledger.declaration
-        if declaration is None:
-            return view
-        for declared_stage in declaration.stages:
-            if declared_stage.name != stage:
-                continue
-            for action in declared_stage.actions:
-                if action.name == name:
-                    return replace(
-                        view,
-                        category=action.action_type_id.category,
-                        provider=action.action_type_id.provider,
-                        run_order=action.run_order,
-                        timeout_in_minutes=action.timeout_in_minutes,
-                    )
-        return view
+                _closed_by(fields, lifecycle.last_close)
+        else:
+            self._event_run(fields, shown, status, lifecycle)
+        return ActionView(**fields)
 
     def _snapshot_run(
         self,
-        view: ActionView,
+        fields: dict[str, Any],
         snap_action: ActionState,
         execution_id: str | None,
         status: str | None,
-    ) -> ActionView:
+    ) -> None:
+        """The run GetPipelineState shows (with its ListActionExecutions detail if known)."""
         run = snap_action.latest_execution
         assert run is not None
         detail = self.ledger.action_details.get(run.action_execution_id or "")
@@ -439,28 +436,22 @@ class _Projector:
             started_at = detail.start_time
             if detail.input is not None:
                 type_id = detail.input.action_type_id
-                view = replace(
-                    view,
-                    region=detail.input.region,
-                    category=view.category or (type_id.category if type_id else None),
-                    provider=view.provider or (type_id.provider if type_id else None),
-                    input_artifacts=tuple(
-                        _api_artifact(a.name, a.s3location) for a in detail.input.input_artifacts
-                    ),
+                fields["region"] = detail.input.region
+                if type_id is not None:
+                    fields.setdefault("category", type_id.category)
+                    fields.setdefault("provider", type_id.provider)
+                fields["input_artifacts"] = tuple(
+                    _api_artifact(a.name, a.s3location) for a in detail.input.input_artifacts
                 )
             if detail.output is not None:
-                view = replace(
-                    view,
-                    output_artifacts=tuple(
-                        _api_artifact(a.name, a.s3location) for a in detail.output.output_artifacts
-                    ),
+                fields["output_artifacts"] = tuple(
+                    _api_artifact(a.name, a.s3location) for a in detail.output.output_artifacts
                 )
         if started_at is None and run.status == "InProgress":
             started_at = run.last_status_change
         error = run.error_details
-        return replace(
-            view,
-            status=cast(ActionExecutionStatus, resolved),
+        fields.update(
+            status=resolved,
             execution_id=execution_id,
             action_execution_id=run.action_execution_id,
             summary=run.summary,
@@ -477,48 +468,43 @@ class _Projector:
         )
 
     def _event_run(
-        self, view: ActionView, execution_id: str, status: str | None, lifecycle: Lifecycle | None
-    ) -> ActionView:
+        self,
+        fields: dict[str, Any],
+        execution_id: str,
+        status: str | None,
+        lifecycle: Lifecycle | None,
+    ) -> None:
         """A run only events know: a new attempt, or an execution the snapshot does not show."""
-        view = replace(view, execution_id=execution_id)
+        fields["execution_id"] = execution_id
         if lifecycle is None:
-            return view
+            return
         running = status == "InProgress"
+        fields["status"] = status
+        fields["last_change"] = stamp(lifecycle.last_second)
         opened = lifecycle.last_open
-        view = replace(
-            view,
-            status=cast(ActionExecutionStatus, status),
-            last_change=stamp(lifecycle.last_second),
-        )
         if opened is not None:
             event = opened.event
             assert isinstance(event, ActionExecutionEvent)
-            view = _with_event_type(
-                replace(
-                    view,
-                    started_at=event.time,
-                    input_artifacts=tuple(
-                        _event_artifact(a.name, a.s3location) for a in event.detail.input_artifacts
-                    ),
-                ),
-                event,
+            fields["started_at"] = event.time
+            fields["input_artifacts"] = tuple(
+                _event_artifact(a.name, a.s3location) for a in event.detail.input_artifacts
             )
+            _take_event_type(fields, event)
             if running:
-                view = replace(view, last_change=event.time)
-                if view.is_approval and self.mode() != "PARALLEL":
+                fields["last_change"] = event.time
+                approval = fields.get("category") == "Approval"
+                if approval and self.execution_mode != "PARALLEL":
                     # Only a snapshot carries the token needed to answer it.
                     self.wants_snapshot = True
         if not running and lifecycle.last_close is not None:
-            view = _closed_by(view, lifecycle.last_close)
-        return view
+            _closed_by(fields, lifecycle.last_close)
 
     # Waiting executions -----------------------------------------------------------------
-    def with_inbound(self, stages: list[StageView]) -> list[StageView]:
-        """Who waits in front of each stage: the snapshot's waiting executions that have not
-        entered or ended since, and executions whose events show them done with the stage
-        before and not yet in this one (or started and in no stage yet)."""
+    def waiting(self, names: list[str]) -> dict[str, tuple[InboundExecutionView, ...]]:
+        """Who waits in front of each stage, oldest first: the snapshot's waiting executions
+        that have not entered or ended since, and executions whose events show them done with
+        the stage before and not yet in this one (or started and in no stage yet)."""
         ledger = self.ledger
-        names = [s.name for s in stages]
         waiting: dict[str, dict[str, InboundExecutionView]] = {name: {} for name in names}
         for name in names:
             snap = self._snapshot_stage(name)
@@ -527,10 +513,7 @@ class _Projector:
             for item in snap.waiting_executions():
                 eid = item.pipeline_execution_id
                 status = self.execution_status.get(eid)
-                entered = any(
-                    r[0] in ("stage", "action") and r[2] == name
-                    for r in self.by_execution.get(eid, [])
-                )
+                entered = eid in self.entrants.get(name, set())
                 if entered or (status is not None and status not in ACTIVE):
                     continue
                 waiting[name][eid] = InboundExecutionView(eid, item.status, item.type)
@@ -544,13 +527,14 @@ class _Projector:
                 ):
                     furthest = index
             if furthest < 0:
-                if ("pipeline", eid) in ledger.records and names:
+                started = ledger.records.get(("pipeline", eid))
+                if started is not None and self._after_snapshot(started) and names:
                     waiting[names[0]].setdefault(eid, InboundExecutionView(eid, "InProgress"))
                 continue
             if furthest + 1 >= len(names):
                 continue
             record: RecordKey = ("stage", eid, names[furthest])
-            if record not in ledger.records:
+            if record not in ledger.records or not self._after_snapshot(ledger.records[record]):
                 continue
             if resolve("stage", ledger.records[record], ledger.baselines.get(record)) == (
                 "Succeeded"
@@ -562,18 +546,15 @@ class _Projector:
                         eid, "InProgress", summary.execution_type if summary else None
                     ),
                 )
-        return [
-            replace(
-                stage,
-                inbound=tuple(
-                    sorted(
-                        waiting[stage.name].values(),
-                        key=lambda w: self.order.get(w.execution_id, (-math.inf, w.execution_id)),
-                    )
-                ),
+        return {
+            name: tuple(
+                sorted(
+                    queue.values(),
+                    key=lambda w: self.order.get(w.execution_id, (-math.inf, w.execution_id)),
+                )
             )
-            for stage in stages
-        ]
+            for name, queue in waiting.items()
+        }
 
     # Executions -------------------------------------------------------------------------
     def executions(self, stages: list[StageView]) -> tuple[ExecutionView, ...]:
@@ -584,16 +565,16 @@ class _Projector:
         ledger = self.ledger
         summary = ledger.executions.get(eid)
         status = self.execution_status.get(eid) or _status_from_stages(eid, stages)
-        view = ExecutionView(execution_id=eid, status=cast(PipelineExecutionStatus, status))
+        fields: dict[str, Any] = {"execution_id": eid, "status": status}
         if summary is not None:
             rollback = summary.rollback_metadata
-            view = replace(
-                view,
+            trigger = summary.trigger
+            fields.update(
                 status_summary=summary.status_summary,
                 start_time=summary.start_time,
                 last_update_time=summary.last_update_time,
-                trigger_type=summary.trigger.trigger_type if summary.trigger else None,
-                trigger_detail=summary.trigger.trigger_detail if summary.trigger else None,
+                trigger_type=trigger.trigger_type if trigger else None,
+                trigger_detail=trigger.trigger_detail if trigger else None,
                 stop_reason=summary.stop_trigger.reason if summary.stop_trigger else None,
                 source_revisions=summary.source_revisions,
                 execution_mode=summary.execution_mode,
@@ -602,15 +583,15 @@ class _Projector:
                 if rollback
                 else None,
             )
-        elif eid in self.by_execution:
-            # Trigger and source revisions of a new execution: ListPipelineExecutions has them.
-            self.wants_snapshot = True
+        else:
+            fields["source_revisions"] = self._event_revisions(eid)
+            if eid in self.by_execution:
+                # Trigger and source revisions of a new execution: ListPipelineExecutions has them.
+                self.wants_snapshot = True
         lifecycle = ledger.records.get(("pipeline", eid))
         if lifecycle is not None:
-            view = _with_pipeline_events(view, lifecycle, summarised=summary is not None)
-        if not view.source_revisions:
-            view = replace(view, source_revisions=self._event_revisions(eid))
-        return view
+            _take_pipeline_events(fields, lifecycle, summarised=summary is not None)
+        return ExecutionView(**fields)
 
     def _event_revisions(self, eid: str) -> tuple[SourceRevision, ...]:
         """Source revisions of an execution the summaries lack, from its source actions' events."""
@@ -662,70 +643,65 @@ def _event_artifact(name: str | None, location: S3Location | None) -> ArtifactVi
     )
 
 
-def _with_event_type(view: ActionView, event: ActionExecutionEvent) -> ActionView:
+def _take_event_type(fields: dict[str, Any], event: ActionExecutionEvent) -> None:
+    """Region and action type from an action event (the declaration's type wins)."""
     detail = event.detail
-    type_ = detail.type
-    return replace(
-        view,
-        region=detail.region or view.region,
-        category=view.category or (type_.category if type_ else None),
-        provider=view.provider or (type_.provider if type_ else None),
-    )
+    if detail.region is not None:
+        fields["region"] = detail.region
+    if detail.type is not None:
+        if fields.get("category") is None:
+            fields["category"] = detail.type.category
+        if fields.get("provider") is None:
+            fields["provider"] = detail.type.provider
 
 
-def _closed_by(view: ActionView, close: Fact) -> ActionView:
+def _closed_by(fields: dict[str, Any], close: Fact) -> None:
     """What a closing event says of the run it ends."""
     event = close.event
     assert isinstance(event, ActionExecutionEvent)
     detail = event.detail
     result = detail.execution_result
-    outputs = tuple(_event_artifact(a.name, a.s3location) for a in detail.output_artifacts)
-    return _with_event_type(
-        replace(
-            view,
-            summary=result.external_execution_summary if result is not None else view.summary,
-            error_code=result.error_code if result is not None else None,
-            error_message=None,
-            external_execution_id=(result.external_execution_id if result else None)
-            or view.external_execution_id,
-            external_execution_url=(result.external_execution_url if result else None)
-            or view.external_execution_url,
-            token=None,
-            percent_complete=None,
-            last_change=event.time,
-            output_artifacts=outputs or view.output_artifacts,
-        ),
-        event,
-    )
+    if result is not None:
+        fields["summary"] = result.external_execution_summary
+        fields["error_code"] = result.error_code
+        if result.external_execution_id:
+            fields["external_execution_id"] = result.external_execution_id
+        if result.external_execution_url:
+            fields["external_execution_url"] = result.external_execution_url
+    else:
+        fields["error_code"] = None
+    fields.update(error_message=None, token=None, percent_complete=None, last_change=event.time)
+    if detail.output_artifacts:
+        fields["output_artifacts"] = tuple(
+            _event_artifact(a.name, a.s3location) for a in detail.output_artifacts
+        )
+    _take_event_type(fields, event)
 
 
-def _with_pipeline_events(
-    view: ExecutionView, lifecycle: Lifecycle, *, summarised: bool
-) -> ExecutionView:
+def _take_pipeline_events(
+    fields: dict[str, Any], lifecycle: Lifecycle, *, summarised: bool
+) -> None:
     """What pipeline-level events add: start and trigger (when no summary has them), the stop
     comment, the pipeline version and the time of the latest change."""
-    if lifecycle.version is not None and view.pipeline_version is None:
-        view = replace(view, pipeline_version=lifecycle.version)
+    if lifecycle.version is not None and fields.get("pipeline_version") is None:
+        fields["pipeline_version"] = lifecycle.version
     started = lifecycle.started
     if started is not None and not summarised:
         event = started.event
         assert isinstance(event, PipelineExecutionEvent)
         trigger = event.detail.execution_trigger
-        view = replace(
-            view,
-            start_time=event.time,
-            trigger_type=trigger.trigger_type if trigger else None,
-            trigger_detail=trigger.trigger_detail if trigger else None,
-        )
+        fields["start_time"] = event.time
+        fields["trigger_type"] = trigger.trigger_type if trigger else None
+        fields["trigger_detail"] = trigger.trigger_detail if trigger else None
     stopping = lifecycle.last_stopping
-    if stopping is not None and view.stop_reason is None:
+    if stopping is not None and fields.get("stop_reason") is None:
         event = stopping.event
         assert isinstance(event, PipelineExecutionEvent)
-        view = replace(view, stop_reason=event.detail.stop_execution_comments)
+        fields["stop_reason"] = event.detail.stop_execution_comments
     latest = stamp(lifecycle.last_second)
-    if latest is not None and (view.last_update_time is None or latest > view.last_update_time):
-        view = replace(view, last_update_time=latest)
-    return view
+    current = fields.get("last_update_time")
+    if latest is not None and (current is None or latest > current):
+        fields["last_update_time"] = latest
 
 
 def _status_from_stages(eid: str, stages: Sequence[StageView]) -> str | None:

@@ -52,16 +52,19 @@ and derives the view again; it does no I/O and never reads a clock.
    attempt's STARTED (it is one more close, not a later state).
 5. Execution age: executions are ordered by start: the summary's `startTime`, else the
    pipeline STARTED event's second (+0.999999: an execution missing from the summaries
-   started after they were listed), else its first counted event's second (+0.999999), else
-   (known only from a snapshot, no summary) the oldest; ties by execution id.
+   started after they were listed), else (its STARTED not seen yet, or known only from a
+   snapshot without summaries) the oldest, so it takes no stage from an execution known to
+   have started; ties by execution id.
 6. A stage shows the newest execution that entered it: its snapshot execution, or any
-   execution with counted stage or action events there. Events of an older execution never
-   change what the stage shows (they still update that execution's own records).
-7. An action shows its run in the newest execution that ran it (so while a newer execution
-   has not reached an action yet, the action keeps showing the previous run, as
-   GetPipelineState does). The snapshot's run of an action belongs to the execution
-   ListActionExecutions names for its `actionExecutionId` when `action_executions` are given,
-   else to the stage's `latestExecution`.
+   execution with counted stage or action events there, of which (when there is a snapshot)
+   one is certainly later than it (`T > S`): events that may predate a snapshot never change
+   which execution it shows. Events of an older execution never change what the stage shows
+   (they still update that execution's own records).
+7. An action shows its run in the newest execution that ran it, chosen as in rule 6 (so
+   while a newer execution has not reached an action yet, the action keeps showing the
+   previous run, as GetPipelineState does). The snapshot's run of an action belongs to the
+   execution ListActionExecutions names for its `actionExecutionId` when `action_executions`
+   are given, else to the stage's `latestExecution`.
 8. A later snapshot wins: `apply_snapshot` with a snapshot time earlier than the current
    one is ignored; otherwise it replaces the baseline and events are re-judged against it.
 
