@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,8 +38,20 @@ from tui.model.view import (
 )
 
 
+def orders(events: list[PipelineEvent], count: int = 48) -> Iterator[list[PipelineEvent]]:
+    """Every order of a few events; a fixed sample (with both ends) of the orders of more."""
+    if len(events) <= 4:
+        yield from (list(order) for order in itertools.permutations(events))
+        return
+    shuffler = random.Random(len(events))
+    yield list(events)
+    yield list(reversed(events))
+    for _ in range(count):
+        yield shuffler.sample(events, len(events))
+
+
 def every_order(events: list[PipelineEvent]) -> Iterator[PipelineView]:
-    for order in itertools.permutations(events):
+    for order in orders(events):
         yield reduce(*order)
 
 
@@ -133,7 +146,7 @@ def test_resumed_reopens_a_failed_stage_and_execution() -> None:
         event(E1, "FAILED", 3),
     ]
     resumed = [event(E1, "RESUMED", 9, "Build"), event(E1, "RESUMED", 9)]
-    for order in itertools.permutations(failed + resumed):
+    for order in orders(failed + resumed):
         view = reduce(*order)
         assert view.stage("Build").status == "InProgress"  # type: ignore[union-attr]
         assert view.status == "InProgress"
@@ -151,7 +164,7 @@ def test_an_older_execution_never_takes_a_stage_back() -> None:
         event(E2, "STARTED", 21, "Build", "Compile"),
     ]
     older = [started(E1, 10), event(E1, "STARTED", 11, "Build"), event(E1, "FAILED", 30, "Build")]
-    for order in itertools.permutations(newer + older):
+    for order in orders(newer + older):
         view = reduce(*order)
         build = view.stage("Build")
         assert build is not None

@@ -53,7 +53,6 @@ def local_events(endpoint: Endpoint, after: int = 0) -> tuple[list[dict[str, Any
 def read_snapshot(
     cp: Any,
 ) -> tuple[PipelineState, tuple[PipelineExecutionSummary, ...], tuple[ActionExecutionDetail, ...]]:
-    # Summaries first: the reducer expects them read no later than the state.
     summaries = PipelineExecutionSummary.list_from_api(
         cp.list_pipeline_executions(pipelineName=NAME)
     )

@@ -1,9 +1,13 @@
 """The view model: what the screens draw, and the pure reducer that keeps it current.
 
-A `PipelineView` is derived from its *basis*: the latest GetPipelineState snapshot, the
-latest ListPipelineExecutions summaries, the declaration and ListPipelines summary if known,
-and the EventBridge events that may be newer than those. The reducer only changes the basis
-and derives the view again; it does no I/O and never reads a clock.
+A `PipelineView` is derived from its *ledger* (`tui.model.ledger`): the latest
+GetPipelineState snapshot, the latest ListPipelineExecutions summaries, the declaration and
+ListPipelines summary if known, and the EventBridge events that may be newer than those. The
+reducer only changes the ledger and derives the view again (`tui.model.projection`); it does
+no I/O and never reads a clock. Deriving costs in proportion to the records changed since the
+last snapshot, not to the events; events are held until the next snapshot makes them old
+(`pending_events` says how many), so a client should take one every few minutes even when
+its event feed works.
 
 - `apply_snapshot(view, state, executions=None, *, action_executions=None, observed_at=None)`:
   a snapshot replaces what the view showed. Events that may be newer than it are kept and
@@ -71,18 +75,27 @@ and derives the view again; it does no I/O and never reads a clock.
 Every record's status is a function of the *set* of counted events and the baseline, so any
 order and any duplication of the same events give the same view.
 
-## When events alone reach what GetPipelineState shows
+## When events reach what GetPipelineState shows
 
 Applying every event (none dropped; any order, any duplication) with no snapshot after them
-gives exactly the statuses and execution ids a fresh GetPipelineState shows when:
+gives exactly the statuses and execution ids a fresh GetPipelineState (and
+ListPipelineExecutions) shows, for every stage, action and execution and for who waits in
+front of which stage, when:
 (a) no two executions of a pipeline start in the same second (else rule 5 falls back on ids);
 (b) executions enter each stage in the order they started (SUPERSEDED and QUEUED modes; in
 PARALLEL mode a later execution may overtake an earlier one, and rule 6 then shows the newer
 execution where GetPipelineState shows the last to enter);
 (c) no record closes twice in one second against the rank order of rule 4 (e.g. an action
 that succeeds and, after an ALL_ACTIONS retry, fails again within the same second);
-(d) no stage ends `Skipped` (AWS sends no event for it); and
-(e) an action's snapshot run and its events agree on its execution (rule 7).
+(d) every STOPPING is followed by a STOPPED in the same attempt, and no stage ends `Skipped`
+(AWS sends no event for it).
+A snapshot followed by every later event reaches the same when, in addition, (e) the later
+events fall in seconds after the snapshot's `S` (rule 3 sets aside those in its own second)
+and (f) the snapshot's run of each action belongs to the execution rule 7 gives it (always so
+with `action_executions`; without them, a running action of an older execution in PARALLEL
+mode is taken for the stage's). Otherwise the view still converges, to an answer that does
+not depend on the order, and the next snapshot sets it right.
+
 Structure (stage and action order) comes from a snapshot or the declaration; stages and
 actions seen only in events are appended by first second, then name.
 """
@@ -111,6 +124,7 @@ from tui.model.state import (
     PipelineExecutionSummary,
     PipelineState,
     PipelineSummary,
+    SourceRevision,
 )
 
 __all__ = [
@@ -160,6 +174,12 @@ class PipelineView:
     @property
     def latest_execution(self) -> ExecutionView | None:
         return self.executions[0] if self.executions else None
+
+    @property
+    def source_revisions(self) -> tuple[SourceRevision, ...]:
+        """What the latest execution runs on (one revision per source action)."""
+        latest = self.latest_execution
+        return latest.source_revisions if latest is not None else ()
 
     @property
     def execution_ids_by_stage(self) -> dict[str, str | None]:
