@@ -161,11 +161,7 @@ class Watcher:
             is_active=snapshot_is_active,
         )
         self.workspace = WorkspaceView()
-        self.status = WatchStatus(
-            endpoint_url=self.aws.settings.endpoint_url,
-            read_only=read_only,
-            feed_text=f"polling every {self.reconcile_settings.poll_interval:g} s",
-        )
+        self.status = WatchStatus(endpoint_url=self.aws.settings.endpoint_url, read_only=read_only)
         self.state_reads: Counter[str] = Counter()
         """GetPipelineState calls made, by pipeline."""
         self.events_applied = 0

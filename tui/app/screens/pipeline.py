@@ -353,12 +353,19 @@ class PipelineScreen(Screen[None]):
             lambda a: a.status == "Failed",
             lambda a: a.status == "InProgress",
         ]
-        for test in wanted:
-            for row in rows:
-                if row.action is not None and test(row.action):
-                    row.focus()
-                    return
-        rows[0].focus()
+        target = next(
+            (row for test in wanted for row in rows if row.action is not None and test(row.action)),
+            rows[0],
+        )
+        target.focus()
+        # Rows of panels just built may not be laid out yet: bring the whole panel into
+        # view once they are.
+        panel = next((p for p in self._panels if target in p.rows), None)
+        if panel is not None:
+            self.call_after_refresh(self._reveal, panel)
+
+    def _reveal(self, panel: StagePanel) -> None:
+        self.query_one(StageStrip).scroll_to_widget(panel, animate=False)
 
     @property
     def focused_row(self) -> ActionRow | None:

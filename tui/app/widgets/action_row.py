@@ -5,8 +5,8 @@
       Build succeeded
       ↗ https://console.aws.amazon.com/codesuite/…
 
-A pending manual approval stands out (its own colours, `-awaiting`) and says since when it
-waits and when it times out. A running action shows a spinner (a still dot without
+A pending manual approval stands out (its own colours, `-awaiting`, and a diamond instead of
+a spinner) and says since when it waits and how long is left before it times out. A running action shows a spinner (a still dot without
 animations). The parent sets `action` (an `ActionView`); the row only draws it. Rows are
 focusable: the focused row is the action that `l` (logs) and `o` (artifacts) act on.
 
@@ -149,18 +149,18 @@ class ActionRow(Widget, can_focus=True):
                 detail.append(f" {action.percent_complete}%", style=tone)
         lines.append(_fit(detail, width))
 
-        # A pending approval: since when it waits, and when it times out.
+        # A pending approval: since when it waits, and how long is left to answer.
         since = waiting_for_approval_since(action)
         if since is not None:
-            waiting = Text(
-                f"  waiting for approval since {local_time(since)}",
-                style=palette.style("warning") + Style(bold=True),
+            warning = palette.style("warning")
+            lines.append(
+                _fit(Text("  waiting for approval", style=warning + Style(bold=True)), width)
             )
-            lines.append(_fit(waiting, width))
-        left_to_answer = approval_times_out_in(action, now)
-        if left_to_answer is not None:
-            left = humanize_duration(left_to_answer)
-            lines.append(_fit(Text(f"  times out in {left}", style=muted, no_wrap=True), width))
+            when = Text(f"  since {local_time(since)}", style=warning)
+            left_to_answer = approval_times_out_in(action, now)
+            if left_to_answer is not None:
+                when.append(f" · {humanize_duration(left_to_answer)} left", style=muted)
+            lines.append(_fit(when, width))
 
         # The error, or what the action said.
         message = _message(action)

@@ -188,6 +188,7 @@ class LogView(ScrollView, can_focus=True):
         self.unseen = 0
         """Lines written while not following."""
         self._adjusting = False
+        self._settling = False
 
     # What the log holds -------------------------------------------------------------------------
 
@@ -252,6 +253,7 @@ class LogView(ScrollView, can_focus=True):
         self._update_virtual_size()
         if self.following:
             self._scroll_to_end()
+            self._settle_at_end()
         elif removed_rows:
             self._adjusting = True
             try:
@@ -352,6 +354,27 @@ class LogView(ScrollView, can_focus=True):
             width = max(self.scrollable_content_region.width, 1)
             if width != self._wrap_width:
                 self._relayout()
+                return
+        if self.following:
+            self._scroll_to_end()
+            self._settle_at_end()
+
+    def watch_show_horizontal_scrollbar(self, _shown: bool) -> None:
+        # The scrollbar takes a row from the view: the end moved.
+        if self.following:
+            self._settle_at_end()
+
+    def _settle_at_end(self) -> None:
+        """Once the frame is laid out (a scrollbar may have appeared, the view may have been
+        resized), be at the end again if still following."""
+        if not self._settling:
+            self._settling = True
+            self.call_after_refresh(self._settle)
+
+    def _settle(self) -> None:
+        self._settling = False
+        if self.following and round(self.scroll_y) < self.max_scroll_y:
+            self._scroll_to_end()
 
     def _relayout(self) -> None:
         """Lines, width or prefix changed shape: rows again, keeping the top line in view."""

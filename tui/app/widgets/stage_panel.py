@@ -187,7 +187,8 @@ class StagePanel(VerticalScroll, can_focus=False, inherit_bindings=False):
                 return
 
     def _apply_status(self, stage: StageView) -> None:
-        shown = look(stage.status)
+        waiting = stage.status == "InProgress" and any(a.awaiting_approval for a in self.actions)
+        shown = look("AwaitingApproval" if waiting else stage.status)
         for tone in TONE_CLASSES:
             self.set_class(tone == shown.css_class, tone)
         self.border_subtitle = f"{shown.glyph} {shown.word}"

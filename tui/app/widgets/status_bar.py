@@ -82,7 +82,8 @@ class StatusBar(Widget):
         if status.read_only:
             line.append(" READ-ONLY ", style="bold reverse")
             line.append(" ")
-        where = [status.account or "account ?", status.region or "region ?"]
+        # An account not known yet (no STS locally, no pipeline to read it from) is left out.
+        where = [part for part in (status.account, status.region or "region ?") if part]
         if status.endpoint_url:
             url = status.endpoint_url
             settings = getattr(self.app, "settings", None)
