@@ -265,13 +265,15 @@ class EventFeed:
         await self._delete(sqs, url)
 
     async def _delete(self, sqs: Any, url: str) -> None:
-        # At most 10 entries a batch. Failed entries (a receipt gone stale) are redelivered
-        # later, and the reducer skips what it has applied.
+        # At most 10 entries a batch. A batch is taken off the list before it is sent: if the
+        # delete fails (a receipt gone stale, the queue gone), the messages come back after
+        # their visibility timeout and the reducer skips what it has applied, rather than a
+        # receipt that can never be deleted failing every later round.
         while self._undeleted:
             batch = self._undeleted[:MAX_MESSAGES]
+            del self._undeleted[: len(batch)]
             entries = [{"Id": str(i), "ReceiptHandle": r.receipt} for i, r in enumerate(batch)]
             await sqs.delete_message_batch(QueueUrl=url, Entries=entries)
-            del self._undeleted[: len(batch)]
 
     async def _hand_back(self) -> None:
         """Return unapplied messages to the queue at once; delete applied ones."""
