@@ -94,7 +94,10 @@ class EndpointProcess:
             "--data-dir",
             str(self.data_dir),
         ]
-        self._log = self.log_path.open("w", encoding="utf-8")
+        try:
+            self._log = self.log_path.open("w", encoding="utf-8")
+        except OSError as exc:
+            raise DemoError(f"cannot write {self.log_path}: {exc.strerror or exc}") from None
         try:
             self.process = subprocess.Popen(
                 command,
@@ -107,24 +110,29 @@ class EndpointProcess:
         except OSError as exc:
             raise DemoError(f"cannot start the local endpoint: {exc.strerror or exc}") from None
         line = self._first_line(timeout)
-        if not line.startswith(LISTENING):
-            code = self.process.poll()
-            why = f"it exited with code {code}" if code is not None else f"it said {line!r}"
+        if line is None:
             raise DemoError(
-                f"the local endpoint did not start ({why}); see {self.log_path}"
-                if line or code is not None
-                else f"the local endpoint did not start within {timeout:g} s; see {self.log_path}"
+                f"the local endpoint did not start within {timeout:g} s; see {self.log_path}"
             )
+        if not line.startswith(LISTENING):
+            try:
+                # It closed its output: it is exiting (a refused data dir or address).
+                code: int | None = self.process.wait(STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                code = None
+            why = f"it exited with code {code}" if code is not None else f"it said {line!r}"
+            raise DemoError(f"the local endpoint did not start ({why}); see {self.log_path}")
         return line[len(LISTENING) :].strip()
 
-    def _first_line(self, timeout: float) -> str:
+    def _first_line(self, timeout: float) -> str | None:
+        """The child's first line ("" when it closed its output), None on a timeout."""
         process = self.process
         assert process is not None
         assert process.stdout is not None
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)
             if not selector.select(timeout):
-                return ""
+                return None
         return process.stdout.readline().strip()
 
     def stop(self, grace: float = STOP_GRACE) -> int | None:

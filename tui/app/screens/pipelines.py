@@ -16,8 +16,9 @@ Decisions recorded here:
 - Rows are computed once per change of their pipeline (`_Row`: cells, search text, sort
   keys) and kept by the table whether shown or not; a filter keystroke only picks and orders
   keys over that precomputed data and installs them in one step (`PipelineTable.show`), and
-  a change of one pipeline updates only its cells that differ. The once-a-second tick
-  recomputes only the two time columns, and only of rows that have a start time.
+  a change of one pipeline updates only its cells that differ. The rows in sort order are
+  kept until a row or the sort changes, so a keystroke filters without sorting. The
+  once-a-second tick recomputes only the two time columns of the rows on screen.
 - [I] Status sort order: awaiting approval, failed, running, stopping, stopped, then the
   finished ones; ties by name. Recency: newest start first; never-run pipelines last.
 - [I] The list shows no spinners: a still glyph per running row keeps thousands of rows
@@ -136,6 +137,7 @@ class PipelinesScreen(Screen[None]):
         self.listed = False
         self._rows: dict[str, _Row] = {}
         self._order: list[str] = []
+        self._sorted: list[_Row] | None = None
         self._palette: Palette | None = None
         self._widths: dict[str, int] = {}
 
@@ -189,6 +191,7 @@ class PipelinesScreen(Screen[None]):
         table = self.table
         now = self.clock()
         palette = self.palette
+        self._sorted = None
         with self.app.batch_update():
             for name in list(names):
                 view = self.workspace.pipeline(name)
@@ -259,11 +262,18 @@ class PipelinesScreen(Screen[None]):
         }
 
     def _tick(self) -> None:
+        """Ages and durations of the rows on screen (rows scrolled to or shown by a filter
+        catch up at the next tick, within a second)."""
         now = self.clock()
         palette = self.palette
         table = self.table
+        first = max(int(table.scroll_y) - 1, 0)
+        on_screen = self._order[first : first + table.size.height + 1]
         with self.app.batch_update():
-            for row in self._rows.values():
+            for name in on_screen:
+                row = self._rows.get(name)
+                if row is None:
+                    continue
                 latest = row.view.latest_execution
                 if latest is None or latest.start_time is None:
                     continue
@@ -273,18 +283,28 @@ class PipelinesScreen(Screen[None]):
 
     # Filter and sort ---------------------------------------------------------------------------
 
+    def _sorted_rows(self) -> list[_Row]:
+        """Every row in the current sort order, kept until a row or the sort changes (a
+        filter keystroke then only filters)."""
+        if self._sorted is None:
+            rows = self._rows.values()
+            if self.sort_mode == "status":
+                self._sorted = sorted(rows, key=lambda r: (r.status_rank, r.name))
+            elif self.sort_mode == "recency":
+                self._sorted = sorted(rows, key=lambda r: (-r.started, r.name))
+            else:
+                self._sorted = sorted(rows, key=lambda r: r.name)
+        return self._sorted
+
     def _ordered(self) -> list[str]:
         words = self.filter_text.lower().split()
-        rows: Iterable[_Row] = self._rows.values()
-        if words:
-            rows = [r for r in rows if all(w in r.search for w in words)]
-        if self.sort_mode == "status":
-            ordered = sorted(rows, key=lambda r: (r.status_rank, r.name))
-        elif self.sort_mode == "recency":
-            ordered = sorted(rows, key=lambda r: (-r.started, r.name))
-        else:
-            ordered = sorted(rows, key=lambda r: r.name)
-        return [r.name for r in ordered]
+        rows = self._sorted_rows()
+        if not words:
+            return [r.name for r in rows]
+        if len(words) == 1:
+            word = words[0]
+            return [r.name for r in rows if word in r.search]
+        return [r.name for r in rows if all(w in r.search for w in words)]
 
     def _reorder(self) -> None:
         order = self._ordered()
@@ -373,6 +393,7 @@ class PipelinesScreen(Screen[None]):
 
     def action_sort(self) -> None:
         self.sort_mode = SORTS[(SORTS.index(self.sort_mode) + 1) % len(SORTS)]
+        self._sorted = None
         with self.app.batch_update():
             self._reorder()
             self._show_summary()
