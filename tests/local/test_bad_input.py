@@ -44,7 +44,7 @@ from tui.local.clock import ManualClock
 from tui.model.errors import AwsError
 
 GENERIC_ERRORS = frozenset({"ValidationException", "SerializationException"})
-RESPONSE_BUDGET_SECONDS = 2.0
+RESPONSE_BUDGET_SECONDS = 5.0
 # Strings and lists longer than this are not built (their limits are checked by unit tests).
 LARGEST_BUILT = 20_000
 MAX_DEPTH = 8
@@ -368,7 +368,8 @@ def assert_rejected(
     if expected == "ValidationException":
         # A service may answer model violations under its own code (Logs, CodeBuild).
         service = endpoint.backend.json_services[prefix]
-        expected = getattr(service, "validation_error_code", None) or expected
+        if "ValidationException" not in modelled:
+            expected = getattr(service, "validation_error_code", None) or expected
     assert answer["__type"] == expected, context
     assert bad.fragment in answer["message"], context
     assert endpoint.call(lambda: digest(endpoint.backend)) == before, f"state changed: {context}"
@@ -412,16 +413,28 @@ SETTINGS = settings(
 )
 
 
+@pytest.fixture(scope="module")
+def shared_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    """One endpoint for every operation: rejected requests change nothing (each test checks)."""
+    ep = Endpoint(tmp_path_factory.mktemp("bad-input")).start()
+    try:
+        yield ep
+    finally:
+        ep.stop()
+
+
 @pytest.mark.parametrize(("prefix", "service_name", "operation_name"), REGISTERED)
 def test_registered_operations_reject_bad_input(
-    endpoint: Endpoint, prefix: str, service_name: str, operation_name: str
+    shared_endpoint: Endpoint, prefix: str, service_name: str, operation_name: str
 ) -> None:
     operation = shapes.service_model(service_name).operation_model(operation_name)
+    # CodePipeline is the engine's own surface: it gets the most examples per operation.
+    examples = 6 if service_name == "codepipeline" else 3
 
-    @SETTINGS
+    @settings(SETTINGS, max_examples=examples)
     @given(bad=bad_requests(operation))
     def run(bad: BadRequest) -> None:
-        assert_rejected(endpoint, prefix, operation, bad)
+        assert_rejected(shared_endpoint, prefix, operation, bad)
 
     run()
 

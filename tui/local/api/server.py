@@ -121,10 +121,13 @@ async def handle_json(request: web.Request, target: str) -> web.Response:
             try:
                 validator.validate(params)
             except ValidationException as error:
-                # Some services report model violations under their own code (Logs:
-                # InvalidParameterException, CodeBuild: InvalidInputException).
+                # Where an operation's model lists no ValidationException, its service
+                # reports violations under its own code (Logs: InvalidParameterException,
+                # CodeBuild: InvalidInputException).
                 own_code = getattr(service, "validation_error_code", None)
-                if own_code is None:
+                if own_code is None or "ValidationException" in shapes.modelled_errors(
+                    service.service_name, operation
+                ):
                     raise
                 raise AwsError(error.message, code=own_code) from None
         if method is None:

@@ -587,6 +587,14 @@ def service_model(service_name: str) -> ServiceModel:
 
 
 @functools.cache
+def modelled_errors(service_name: str, operation: str) -> frozenset[str]:
+    """The error codes the model lists for an operation."""
+    return frozenset(
+        e.name for e in service_model(service_name).operation_model(operation).error_shapes
+    )
+
+
+@functools.cache
 def operation_names(service_name: str) -> frozenset[str]:
     return frozenset(service_model(service_name).operation_names)
 
