@@ -61,6 +61,10 @@ from tui.app.messages import (
     OpenPipeline,
     ProblemOccurred,
 )
+from tui.app.screens.artifacts import ArtifactsScreen
+from tui.app.screens.help import HelpScreen
+from tui.app.screens.history import HistoryScreen
+from tui.app.screens.logs import LogsScreen
 from tui.app.screens.pipeline import PipelineScreen
 from tui.app.screens.pipelines import PipelinesScreen
 from tui.app.settings import Settings
@@ -97,7 +101,12 @@ class PipetopApp(App[None]):
         Binding("question_mark", "help", "Help", id="help"),
         Binding("ctrl+r", "refresh", "Refresh", show=False, id="refresh"),
     ]
-    SCREEN_FACTORIES: ClassVar[dict[str, ScreenFactory]] = {}
+    SCREEN_FACTORIES: ClassVar[dict[str, ScreenFactory]] = {
+        "logs": LogsScreen,
+        "artifacts": ArtifactsScreen,
+        "history": HistoryScreen,
+        "help": HelpScreen,
+    }
     """Screens by name ("logs", "artifacts", "history", "help"), for every app."""
 
     def __init__(self, settings: Settings, watcher: Watcher, *, clock: Clock = utc_now) -> None:
