@@ -273,6 +273,8 @@ async def test_logs_and_artifacts_are_dimmed_until_their_screens_exist(
     execution = latest_execution_id(client, "web")
     wait_status(client, "web", execution, "Succeeded")
     app = app_for(endpoint)
+    # As if no logs, artifacts or history screen existed yet.
+    app.screen_factories.clear()
     messages: list[object] = []
     async with app.run_test(size=SIZE, message_hook=messages.append) as pilot:
         await open_pipeline(app, pilot, "web", 2)

@@ -35,6 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import ClassVar
 
 from textual import work
@@ -301,8 +302,11 @@ class PipelineScreen(Screen[None]):
         running = self._in_progress(view)
         key = self._key_for("next_execution")
         if self.selected_execution is None:
-            return f"the latest execution in each stage · {len(running)} in progress" + (
-                f" · {key}: one execution at a time" if running else ""
+            if not running:
+                return "the latest execution in each stage"
+            return (
+                f"the latest execution in each stage · {len(running)} in progress"
+                f" · {key}: one execution at a time"
             )
         position = (
             running.index(self.selected_execution) + 1
@@ -364,8 +368,16 @@ class PipelineScreen(Screen[None]):
         if panel is not None:
             self.call_after_refresh(self._reveal, panel)
 
-    def _reveal(self, panel: StagePanel) -> None:
-        self.query_one(StageStrip).scroll_to_widget(panel, animate=False)
+    def _reveal(self, panel: StagePanel, attempts: int = 20) -> None:
+        """Scroll the strip to show `panel`, once the strip's layout includes it."""
+        strip = self.query_one(StageStrip)
+        laid_out = panel.region.width > 0 and strip.virtual_size.width >= sum(
+            p.outer_size.width for p in self._panels
+        )
+        if not laid_out and attempts > 0:
+            self.set_timer(0.05, partial(self._reveal, panel, attempts - 1))
+            return
+        strip.scroll_to_widget(panel, animate=False)
 
     @property
     def focused_row(self) -> ActionRow | None:

@@ -222,7 +222,7 @@ class PipelinesScreen(Screen[None]):
             stage_text = Text(failed.name, style=palette.style("error"))
         elif (running := current_stage(view)) is not None:
             stage_text = Text(running.name, style=palette.style("running"))
-        revision = Text()
+        revision = Text(no_wrap=True, overflow="ellipsis")
         message = ""
         if latest is not None and latest.source_revisions:
             source = latest.source_revisions[0]
@@ -233,7 +233,7 @@ class PipelinesScreen(Screen[None]):
             message = first_line(source.revision_summary)
             revision.append(message)
         cells = {
-            "name": Text(view.name),
+            "name": Text(view.name, no_wrap=True, overflow="ellipsis"),
             "status": palette.status(view.status),
             "stage": stage_text,
             "revision": revision,
@@ -309,8 +309,12 @@ class PipelinesScreen(Screen[None]):
     def _reorder(self) -> None:
         order = self._ordered()
         if order != self._order:
+            had_rows = bool(self._order)
             self._order = order
             self.table.show(order)
+            if had_rows != bool(order):
+                # Keys that need a row under the cursor appear or go.
+                self.refresh_bindings()
 
     def _fit_columns(self) -> None:
         if not self.is_mounted:

@@ -17,12 +17,14 @@ Decisions recorded here:
   from a stage. It is a terminal hyperlink (OSC 8) where the terminal supports them.
 - [I] An error shows its code and message (`JobFailed: ...`); a summary and an error never
   both show: the error is what matters then.
-- Every line is cut to the panel's width with an ellipsis; nothing wraps, so the rows of a
-  stage keep their height while statuses change.
+- Every line is cut to the panel's width with an ellipsis, except an error message, which
+  wraps over up to three lines (the reason one opened the pipeline); a row's height changes
+  only when its status does.
 """
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -42,6 +44,7 @@ from tui.model.derived import (
 from tui.model.projection import ActionView
 
 _PROVIDER_WORDS = {"Manual": "Manual approval"}
+ERROR_LINES = 3
 
 
 def local_time(moment: datetime) -> str:
@@ -162,12 +165,19 @@ class ActionRow(Widget, can_focus=True):
                 when.append(f" · {humanize_duration(left_to_answer)} left", style=muted)
             lines.append(_fit(when, width))
 
-        # The error, or what the action said.
+        # The error (up to three lines: it is what one opened the pipeline for), or the first
+        # line of what the action said.
         message = _message(action)
         if message is not None:
             text, is_error = message
-            style = palette.style("error") if is_error else Style()
-            lines.append(_fit(Text("  " + text, style=style, no_wrap=True), width))
+            if is_error:
+                wrapped = textwrap.wrap(
+                    text, max(width - 2, 8), max_lines=ERROR_LINES, placeholder=" …"
+                )
+                for part in wrapped:
+                    lines.append(_fit(Text("  " + part, style=palette.style("error")), width))
+            else:
+                lines.append(_fit(Text("  " + text, no_wrap=True), width))
 
         # Line 4: the link.
         url = action.external_execution_url or action.entity_url

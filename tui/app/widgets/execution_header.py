@@ -3,6 +3,7 @@
     web-app  ◆ Awaiting approval · V2 · SUPERSEDED
     Execution 3f2a9c1e · ● In progress · started 3m ago (14:02) · elapsed 3m 10s · StartPipelineExecution by testing
     Source    Checkout 3f9e2c1 Escape user input in the greeting page
+    Summary   (why it failed or stopped, when the execution says)
     Showing   the latest state · 2 in progress · x: next execution
 
 The parent calls `show(...)` with what to draw; the header redraws itself each second (the
@@ -125,11 +126,12 @@ class ExecutionHeader(Widget):
                 by = trigger_by(execution.trigger_detail)
                 if by:
                     line.append(f" by {by}", style=muted)
-            if execution.status_summary:
-                line.append(" · ", style=muted)
-                line.append(first_line(execution.status_summary), style=muted)
             lines.append(self._labelled("Execution", line))
             lines.append(self._labelled("Source", self._sources(execution, palette)))
+            summary = first_line(execution.status_summary or execution.stop_reason)
+            if summary:
+                style = palette.style("error" if execution.status == "Failed" else "muted")
+                lines.append(self._labelled("Summary", Text(summary, style=style)))
         if data.selection:
             lines.append(self._labelled("Showing", Text(data.selection, style=muted)))
         return Group(*lines)
