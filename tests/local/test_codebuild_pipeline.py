@@ -344,6 +344,11 @@ def test_stop_and_abandon_stops_the_build(endpoint: Endpoint) -> None:
     )
     execution_id = latest_execution_id(cp, "stopped")
     build = running_build(endpoint, "stoppable")
+    # While it runs, the action names its build, so a client can find the build's log.
+    sleep = cp.get_pipeline_state(name="stopped")["stageStates"][1]["actionStates"][0]
+    assert sleep["latestExecution"]["status"] == "InProgress"
+    assert sleep["latestExecution"]["externalExecutionId"] == build["id"]
+    assert build["id"] in sleep["latestExecution"]["externalExecutionUrl"]
     cp.stop_pipeline_execution(
         pipelineName="stopped", pipelineExecutionId=execution_id, abandon=True, reason="enough"
     )

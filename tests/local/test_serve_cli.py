@@ -209,9 +209,14 @@ def test_console_script_help() -> None:
     assert "listening on http://HOST:PORT" in result.stdout
 
 
-def test_bare_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 0
-    assert "local" in capsys.readouterr().out
+def test_help_lists_the_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    # A bare `pipetop` opens the TUI; `--help` says what else there is.
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert "local" in out
+    assert "demo" in out
 
 
 @pytest.mark.parametrize(

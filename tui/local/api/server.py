@@ -125,8 +125,9 @@ async def handle_json(request: web.Request, target: str) -> web.Response:
                 # reports violations under its own code (Logs: InvalidParameterException,
                 # CodeBuild: InvalidInputException).
                 own_code = getattr(service, "validation_error_code", None)
+                service_name = getattr(service, "service_name", "")
                 if own_code is None or "ValidationException" in shapes.modelled_errors(
-                    service.service_name, operation
+                    service_name, operation
                 ):
                     raise
                 raise AwsError(error.message, code=own_code) from None

@@ -184,6 +184,7 @@ class ActionRunner:
             log_stream=stream,
             env=self._job_env(run),
             build_number=self._build_number(run),
+            report_external=lambda external_id, url: self._report_external(run, external_id, url),
         )
         timer = None
         # [I] As on AWS, timeoutInMinutes is honoured only by approvals; every other action
@@ -221,6 +222,14 @@ class ActionRunner:
                 for i, v in enumerate(action.environment_variables)
             ]
         return action.model_copy(update=update)
+
+    def _report_external(self, run: ActionRun, external_id: str, url: str | None) -> None:
+        if run.status != "InProgress":
+            return
+        run.external_execution_id = external_id
+        run.external_execution_url = url
+        self.state.mark_run(run)
+        self.state.commit()
 
     def _build_number(self, run: ActionRun) -> int:
         """How many times this action of this pipeline has run, this run included."""

@@ -334,6 +334,8 @@ class _BuildRun:
             environment=environment,
         )
         self.build_id: str = self.build["id"]
+        # The build id is the action's externalExecutionId while it runs (the TUI tails its log).
+        job.report_external(self.build_id, console_url(job.region, self.build_id))
         self.log = _BuildLog(provider.logs, self.build, job.clock.now)
         self.failures: list[_Failure] = []
         self.session: ShellSession | None = None

@@ -71,6 +71,8 @@ class ActionJob:
     build_number: int = 1
     # The pipeline's artifact bucket (for providers whose workers upload outputs themselves).
     artifact_bucket: str = ""
+    # Tells the engine the run's externalExecutionId and URL before the run ends.
+    report_external: Callable[[str, str | None], None] = field(default=lambda _id, _url: None)
 
 
 @dataclass
