@@ -223,9 +223,7 @@ class PipelineScreen(Screen[None]):
 
     # Data from the app --------------------------------------------------------------------------
 
-    def workspace_changed(
-        self, workspace: WorkspaceView, names: frozenset[str] | set[str], *, listed: bool = True
-    ) -> None:
+    def workspace_changed(self, workspace: WorkspaceView, names: frozenset[str] | set[str]) -> None:
         if self.pipeline_name not in names and self.view is not None:
             return
         view = workspace.pipeline(self.pipeline_name)

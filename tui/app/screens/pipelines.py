@@ -179,12 +179,11 @@ class PipelinesScreen(Screen[None]):
 
     # Data from the app --------------------------------------------------------------------------
 
-    def workspace_changed(
-        self, workspace: WorkspaceView, names: Iterable[str], *, listed: bool = True
-    ) -> None:
+    def workspace_changed(self, workspace: WorkspaceView, names: Iterable[str]) -> None:
         """The workspace after a change of `names` (all of them when the list changed)."""
         self.workspace = workspace
-        self.listed = self.listed or listed
+        # The watcher's first change is the first answer of ListPipelines (even an empty one).
+        self.listed = True
         self._recompute(names)
 
     def _recompute(self, names: Iterable[str]) -> None:
