@@ -125,7 +125,7 @@ async def test_choosing_an_execution_shows_its_own_action_runs(endpoint: Endpoin
             "Deploy": {"Ship": None},
         }
         assert [p.stage.status for p in screen.panels] == ["Succeeded", "Failed", None]
-        assert "JobFailed: Error while executi" in screen_text(app)
+        assert "JobFailed: Error while" in screen_text(app)
 
         await pilot.press("down")
         await until(pilot, lambda: screen.chosen == ids[0])

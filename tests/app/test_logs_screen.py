@@ -4,7 +4,9 @@ shell, the screen tails them through the client layer, and the tests read what i
 from __future__ import annotations
 
 import re
+import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -428,3 +430,46 @@ async def test_the_view_keeps_exactly_the_newest_lines(max_lines: int) -> None:
         assert rendered_lines(view)[-1 if max_lines > 8 else 0].startswith(f"n{written - 1}") or (
             f"n{written - 1}" in "".join(rendered_lines(view))
         )
+
+
+# Snapshot ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Times of day in UTC, whatever the machine's zone."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+BUILD_LOG = [
+    "echo 'Collecting dependencies'",
+    'for i in $(seq 1 40); do echo "  test_case_$i ... ok"; done',
+    "echo '  test_greeting_escapes_html ... ERROR'",
+    "echo 'AssertionError: expected &lt;b&gt; in the page'",
+    'for i in $(seq 41 60); do echo "  test_case_$i ... ok"; done',
+    "echo '61 tests, 1 error'",
+]
+
+
+def test_snapshot_of_the_logs_screen(snap_compare: Any, endpoint: Endpoint, utc: None) -> None:
+    client, execution_id = run_pipeline(endpoint, "web-app", BUILD_LOG)
+    wait_status(client, "web-app", execution_id, "Succeeded")
+    app = app_on(endpoint)
+
+    async def search(pilot: Any) -> None:
+        await until(pilot, lambda: app.watch_status.pipelines_listed)
+        fast_logs(app)
+        app.open_logs(ref_for("web-app", execution_id))
+        await until(pilot, lambda: isinstance(app.screen, LogsScreen))
+        screen = logs_screen(app)
+        await until(pilot, lambda: screen.tail is not None)
+        await tail_done(screen)
+        await pilot.press("slash", *"error", "enter")
+        await until(pilot, lambda: screen.log_view.match is not None)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=search)

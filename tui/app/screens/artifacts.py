@@ -84,7 +84,7 @@ class DownloadDialog(ModalScreen[DownloadRequest | None]):
     ]
 
     def __init__(self, artifact: ArtifactRef, directory: Path, extract: bool) -> None:
-        super().__init__(id="download-dialog")
+        super().__init__()
         self.artifact = artifact
         self.directory = directory
         self.extract = extract
@@ -143,7 +143,7 @@ class ArtifactsScreen(Screen[None]):
         download_dir: Path | None = None,
         mask_ids: bool | None = None,
     ) -> None:
-        super().__init__(id="artifacts-screen")
+        super().__init__()
         self.ref = ref
         self._watcher = watcher
         self.download_dir = download_dir or Path.cwd()

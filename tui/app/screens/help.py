@@ -128,7 +128,7 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def __init__(self, screen: Screen[object] | None = None) -> None:
-        super().__init__(id="help-screen")
+        super().__init__()
         self._target = screen
         self.groups: list[KeyGroup] = []
 

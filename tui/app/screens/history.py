@@ -92,7 +92,7 @@ COLUMNS: Final = (
     ("duration", "Duration"),
 )
 FIXED_WIDTHS: Final = {"status": 13, "execution": 9, "started": 9, "duration": 9}
-TRIGGER_WIDTH: Final = (14, 34)
+TRIGGER_WIDTH: Final = (14, 28)
 REVISION_MIN: Final = 16
 ACTIVE: Final = frozenset({"InProgress", "Stopping"})
 
@@ -195,6 +195,20 @@ def execution_stages(
     return tuple(stages)
 
 
+def focus_stage(stages: Sequence[StageView]) -> int | None:
+    """The stage to bring into view: a failed one, else the furthest that is running or
+    waiting, else the furthest that ran."""
+    for index, stage in enumerate(stages):
+        if stage.status == "Failed":
+            return index
+    for wanted in (("InProgress", "Stopping"), None):
+        for index in range(len(stages) - 1, -1, -1):
+            status = stages[index].status
+            if (wanted is None and status is not None) or (wanted and status in wanted):
+                return index
+    return None
+
+
 def _stage(name: str, actions: Sequence[ActionView], execution: ExecutionView) -> StageView:
     starts = [a.started_at for a in actions if a.started_at is not None]
     changes = [a.last_change for a in actions if a.last_change is not None]
@@ -243,7 +257,7 @@ class HistoryScreen(Screen[None]):
         mask_ids: bool | None = None,
         animated: bool | None = None,
     ) -> None:
-        super().__init__(id="history-screen")
+        super().__init__()
         self.pipeline_name = pipeline
         self._watcher = watcher
         self._clock = clock
@@ -265,6 +279,8 @@ class HistoryScreen(Screen[None]):
         self._next_read: Timer | None = None
         self._structures: dict[int, tuple[StageView, ...]] = {}
         self._stage_names: list[str] = []
+        self._panels: list[StagePanel] = []
+        self._revealed: str | None = None
         self._widths: dict[str, int] = {}
         self.list_worker: Worker[None] | None = None
         self.runs_worker: Worker[None] | None = None
@@ -335,7 +351,7 @@ class HistoryScreen(Screen[None]):
 
     @property
     def panels(self) -> list[StagePanel]:
-        return list(self.query(StagePanel))
+        return list(self._panels)
 
     def on_mount(self) -> None:
         status = getattr(self.app, "watch_status", None)
@@ -595,20 +611,29 @@ class HistoryScreen(Screen[None]):
             if names != self._stage_names:
                 strip.remove_children()
                 widgets: list[StagePanel | TransitionMark] = []
+                self._panels = []
                 for index, stage in enumerate(stages):
                     if index:
                         widgets.append(TransitionMark("→"))
-                    widgets.append(
-                        StagePanel(
-                            stage, stage.actions, animated=self.animated, short_id=self.short_id
-                        )
+                    panel = StagePanel(
+                        stage, stage.actions, animated=self.animated, short_id=self.short_id
                     )
+                    self._panels.append(panel)
+                    widgets.append(panel)
                 strip.mount_all(widgets)
                 self._stage_names = names
             else:
-                for panel, stage in zip(self.panels, stages, strict=True):
+                for panel, stage in zip(self._panels, stages, strict=True):
                     panel.update_stage(stage, stage.actions)
+        if self._revealed != self.chosen:
+            self._revealed = self.chosen
+            self.call_after_refresh(self._reveal, focus_stage(stages))
         self.refresh_bindings()
+
+    def _reveal(self, index: int | None) -> None:
+        """Scroll the strip so the stage that tells the execution's story is in view."""
+        if index is not None and index < len(self._panels):
+            self.query_one(StageStrip).scroll_to_widget(self._panels[index], animate=False)
 
     # Focus and keys -------------------------------------------------------------------------------
 

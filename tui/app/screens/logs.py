@@ -99,7 +99,7 @@ class LogsScreen(Screen[None]):
         drain_grace: float | None = None,
         mask_ids: bool | None = None,
     ) -> None:
-        super().__init__(id="logs-screen")
+        super().__init__()
         self.ref = ref
         self._watcher = watcher
         self.max_lines = max_lines
@@ -278,8 +278,11 @@ class LogsScreen(Screen[None]):
             title.append(" · execution ", style=muted)
             title.append(self.short_id(self.execution_id))
         if self.location is not None:
+            stream = self.location.stream
+            if self.mask_ids:
+                stream = "•" * len(stream)
             title.append(" · ", style=muted)
-            title.append(f"{self.location.group} {self.location.stream}", style=muted)
+            title.append(f"{self.location.group} {stream}", style=muted)
         self.query_one("#log-title", Static).update(title)
 
     def _key(self, action: str, fallback: str) -> str:
