@@ -500,3 +500,33 @@ def test_the_workspace_counts_pipelines_by_status() -> None:
     assert fewer.pipeline("demo") is workspace.pipeline("demo") or fewer.pipeline(
         "demo"
     ) == workspace.pipeline("demo")
+
+
+def test_observed_at_moves_the_snapshot_time_but_never_before_its_content(engine: Run) -> None:
+    execution, declaration = _gated(engine)
+    name = declaration["name"]
+    snapshot = engine.engine.snapshot()
+    state = PipelineState.from_api(snapshot.state)
+    summaries = PipelineExecutionSummary.list_from_api(snapshot.executions)
+    content = state.latest_timestamp()
+    assert content is not None
+    read_at = datetime.fromtimestamp(snapshot.taken_at + 10, UTC)
+    # A newer execution that entered Build 5 seconds after the state's last change.
+    later = snapshot.taken_at + 5 - BASE
+    newer = [
+        started(E3, later, name=name),
+        event(E3, "STARTED", later, "Build", name=name),
+    ]
+    plain = reduce(*newer, view=apply_snapshot(PipelineView.empty(name), state, summaries))
+    assert plain.stage("Build").execution_id == E3  # type: ignore[union-attr]
+    observed = apply_snapshot(PipelineView.empty(name), state, summaries, observed_at=read_at)
+    assert observed.snapshot_time == read_at
+    # The state was read after that entry, so it already shows what is true: events older
+    # than the moment it was read are not newer than it.
+    held = reduce(*newer, view=observed)
+    assert held.stage("Build").execution_id == execution  # type: ignore[union-attr]
+    early = apply_snapshot(
+        PipelineView.empty(name), state, summaries, observed_at=datetime.fromtimestamp(0, UTC)
+    )
+    assert early.snapshot_time == content
+    engine(engine.engine.retire())
