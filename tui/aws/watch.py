@@ -259,6 +259,8 @@ class Watcher:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                # The region is known once the session opened, even if the call failed.
+                self._set_status(region=self.aws.region)
                 self._failed(self.aws.describe(exc))
                 problem = self.status.problem
                 delay = LIST_BACKOFF[min(failures, len(LIST_BACKOFF) - 1)]

@@ -49,6 +49,7 @@ class StatusBar(Widget):
     DEFAULT_CSS = """
     StatusBar {
         height: 1;
+        padding: 0 1;
     }
     """
 
