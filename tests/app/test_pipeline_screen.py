@@ -113,7 +113,7 @@ async def test_stages_actions_and_statuses_show_as_panels(endpoint: Endpoint) ->
         assert report.action.status is None
         assert "Not run" in rendered(report)
         # The failed action has the focus: it is what needs looking at.
-        assert app.focused is lint
+        await wait_until(pilot, lambda: app.focused is lint)
         header = rendered(app.screen.query_one(ExecutionHeader))
         assert "web  ✗ Failed · V2 · SUPERSEDED" in header
         assert "Add the greeting" in header
@@ -219,7 +219,7 @@ async def test_a_pending_approval_stands_out(endpoint: Endpoint) -> None:
         since = ENGINE_START.astimezone().strftime("%H:%M")
         assert lines[3] == f"since {since} · 55m left"
         assert not rows(app)["Compile"].has_class("-awaiting")
-        assert app.focused is release
+        await wait_until(pilot, lambda: app.focused is release)
         assert "◆ Awaiting approval" in rendered(app.screen.query_one(ExecutionHeader))
 
 

@@ -24,8 +24,8 @@ Decisions recorded here:
   remappable by binding id (`Settings.keymap`).
 - Updates never recompose: the same stages are updated in place (`StagePanel.update_stage`);
   only a changed structure (another pipeline version) rebuilds the panels.
-- The first time the pipeline shows, the focus goes to the action that most needs eyes: a
-  pending approval, else a failed action, else a running one, else the first action.
+- The first time the pipeline's state is known, the focus goes to the action that most needs
+  eyes: a pending approval, else a failed action, else a running one, else the first action.
 - An action that has not run in the selected execution shows as not run, with what the
   declaration says of it (provider, runOrder).
 """
@@ -251,8 +251,9 @@ class PipelineScreen(Screen[None]):
                     panel.update_stage(stage, self._actions(stage))
                     if index:
                         self._marks[index - 1].show_transition(stage)
-        if not self._focused_once:
-            # The rows of freshly built panels exist after the next refresh.
+        if not self._focused_once and view.snapshot_time is not None:
+            # Once the state is known (before it, nothing tells which action needs eyes);
+            # the rows of freshly built panels exist after the next refresh.
             self.call_after_refresh(self._focus_first)
         self.refresh_bindings()
 
