@@ -88,10 +88,10 @@ STATUS_RANK: Final[dict[str, int]] = {
 }
 # Content widths: fixed ones, and bounds of the ones that follow their content.
 STATUS_WIDTH: Final = 19
-TIME_WIDTH: Final = 9
+TIME_WIDTH: Final = 8
 NAME_BOUNDS: Final = (8, 40)
 STAGE_BOUNDS: Final = (5, 20)
-REVISION_MIN: Final = 16
+REVISION_MIN: Final = 8
 
 
 def mask(value: str) -> str:

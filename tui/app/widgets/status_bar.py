@@ -1,6 +1,6 @@
 """The status bar: where pipetop is connected, how it learns about changes, how fresh it is.
 
-    [LOCAL] 000000000000 · us-east-1 · http://127.0.0.1:4599 │ ● events live │ updated 3s ago
+    [LOCAL] 000000000000 · us-east-1 │ ● events live │ updated 3s ago │ http://127.0.0.1:4599
 
 The app sets `status` (a `WatchStatus`); the bar redraws itself once a second so the age of
 the last update stays true without anyone recomposing anything. While reads fail it shows
@@ -11,8 +11,9 @@ Decisions recorded here:
 - The clock is the app's (`app.clock()`, injectable), so snapshot tests see a fixed age.
 - [I] Times of day are shown in local time (what the user's wall clock says); ages are
   differences, the same in any zone.
-- [I] Long endpoint URLs are cut in the middle (the scheme and port are what tell endpoints
-  apart); the bar never wraps. With `mask_ids` the port is masked: the local endpoint's port
+- [I] The endpoint URL comes last: on a narrow terminal the freshness of the data matters
+  more. Long URLs are cut in the middle (the scheme and port tell endpoints apart); the bar
+  never wraps. With `mask_ids` the port is masked: the local endpoint's port
   is as random as an id.
 """
 
@@ -85,12 +86,6 @@ class StatusBar(Widget):
             line.append(" ")
         # An account not known yet (no STS locally, no pipeline to read it from) is left out.
         where = [part for part in (status.account, status.region or "region ?") if part]
-        if status.endpoint_url:
-            url = status.endpoint_url
-            settings = getattr(self.app, "settings", None)
-            if getattr(settings, "mask_ids", False):
-                url = _mask_port(url)
-            where.append(_shorten(url, 40))
         line.append(" · ".join(where))
         line.append(SEPARATOR, style=palette.style("muted"))
         feed_glyph, tone = _FEED_GLYPHS.get(status.feed_mode, ("?", "muted"))
@@ -98,6 +93,13 @@ class StatusBar(Widget):
         line.append(status.feed_text, style=palette.style(tone))  # type: ignore[arg-type]
         line.append(SEPARATOR, style=palette.style("muted"))
         line.append_text(self._freshness(status, palette))
+        if status.endpoint_url:
+            url = status.endpoint_url
+            settings = getattr(self.app, "settings", None)
+            if getattr(settings, "mask_ids", False):
+                url = _mask_port(url)
+            line.append(SEPARATOR, style=palette.style("muted"))
+            line.append(_shorten(url, 40), style=palette.style("muted"))
         return line
 
     def _freshness(self, status: WatchStatus, palette: Palette) -> Text:
