@@ -334,15 +334,19 @@ class PipelineScreen(Screen[None]):
 
     # Time ----------------------------------------------------------------------------------------
 
+    def _rows(self) -> list[ActionRow]:
+        return [row for panel in self._panels for row in panel.rows]
+
     def _tick(self) -> None:
-        for row in self.query(ActionRow):
-            if row.running or (row.action is not None and row.action.awaiting_approval):
-                row.refresh()
+        """Elapsed times and approval waits, redrawn only where the text changed."""
+        for row in self._rows():
+            row.tick()
 
     def _spin(self) -> None:
-        for row in self.query(ActionRow):
-            if row.running:
-                row.refresh()
+        if self.is_current:
+            for row in self._rows():
+                if row.running:
+                    row.refresh()
 
     # Focus ---------------------------------------------------------------------------------------
 

@@ -74,6 +74,7 @@ class ActionRow(Widget, can_focus=True):
         super().__init__(id=id)
         self.stage = stage
         self.animated = animated
+        self._time_reading: tuple[str, str] = ("", "")
         self.set_reactive(ActionRow.action, action)
         self._apply_classes(action)
 
@@ -94,6 +95,19 @@ class ActionRow(Widget, can_focus=True):
     @property
     def running(self) -> bool:
         return self.action is not None and self.action.status == "InProgress"
+
+    def tick(self) -> None:
+        """Redraw if a time on the row reads differently now (once a second, by the screen:
+        an idle screen redraws nothing)."""
+        action = self.action
+        if action is None or action.status != "InProgress":
+            return
+        now = self._now()
+        left = approval_times_out_in(action, now)
+        reading = (_timing(action, now), humanize_duration(left) if left is not None else "")
+        if reading != self._time_reading:
+            self._time_reading = reading
+            self.refresh()
 
     def _now(self) -> datetime:
         clock: Callable[[], datetime] | None = getattr(self.app, "clock", None)

@@ -6,8 +6,8 @@
     Summary   (why it failed or stopped, when the execution says)
     Showing   the latest state · 2 in progress · x: next execution
 
-The parent calls `show(...)` with what to draw; the header redraws itself each second (the
-elapsed time) without anything being recomposed.
+The parent calls `show(...)` with what to draw; once a second the header redraws itself if
+its ages or elapsed time read differently (nothing is recomposed).
 
 Decisions recorded here:
 
@@ -69,9 +69,25 @@ class ExecutionHeader(Widget):
         self.short_id = short_id
         self.short_revision = short_revision
         self.data: HeaderData | None = None
+        self._time_reading: tuple[str, str] = ("", "")
 
     def on_mount(self) -> None:
-        self.set_interval(1.0, self.refresh)
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """Redraw when the ages or the elapsed time read differently."""
+        data = self.data
+        if data is None or data.execution is None or data.execution.start_time is None:
+            return
+        now = self._now()
+        spent = execution_elapsed(data.execution, now)
+        reading = (
+            humanize_age(data.execution.start_time, now),
+            humanize_duration(spent) if spent is not None else "",
+        )
+        if reading != self._time_reading:
+            self._time_reading = reading
+            self.refresh()
 
     def show(self, data: HeaderData) -> None:
         if data != self.data:

@@ -2,8 +2,9 @@
 
     [LOCAL] 000000000000 · us-east-1 │ ● events live │ updated 3s ago │ http://127.0.0.1:4599
 
-The app sets `status` (a `WatchStatus`); the bar redraws itself once a second so the age of
-the last update stays true without anyone recomposing anything. While reads fail it shows
+The app sets `status` (a `WatchStatus`); once a second the bar checks whether the age of the
+last update reads differently and redraws itself if so (no recompose, and nothing drawn
+while nothing changes). While reads fail it shows
 "stale since HH:MM:SS" and the problem's title instead of the age.
 
 Decisions recorded here:
@@ -58,12 +59,25 @@ class StatusBar(Widget):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
+        self._age_reading = ""
 
     def on_mount(self) -> None:
         # A bar mounted after the last status change starts from the app's current one.
         if self.status is None:
             self.status = getattr(self.app, "watch_status", None)
-        self.set_interval(1.0, self.refresh)
+        self.set_interval(1.0, self._tick)
+
+    def _tick(self) -> None:
+        """Redraw when the age reads differently ("5s ago" -> "6s ago"), not every second."""
+        status = self.status
+        reading = (
+            humanize_age(status.last_update, self._now())
+            if status is not None and status.last_update is not None
+            else ""
+        )
+        if reading != self._age_reading:
+            self._age_reading = reading
+            self.refresh()
 
     def _now(self) -> datetime:
         clock: Callable[[], datetime] | None = getattr(self.app, "clock", None)
