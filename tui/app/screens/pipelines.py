@@ -364,7 +364,8 @@ class PipelinesScreen(Screen[None]):
         gap = max(width - summary.cell_len - right.cell_len - 2, 2)
         summary.append(" " * gap)
         summary.append_text(right)
-        self.query_one("#summary", Static).update(summary)
+        # One line whatever it says: no layout pass for it (a keystroke costs less).
+        self.query_one("#summary", Static).update(summary, layout=False)
 
     # Actions -----------------------------------------------------------------------------------
 
