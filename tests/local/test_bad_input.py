@@ -361,15 +361,16 @@ def assert_rejected(
     assert status != 500, context
     assert 400 <= status < 500, context
     modelled = {error.name for error in operation.error_shapes}
-    assert answer.get("__type") in modelled | GENERIC_ERRORS, context
+    service = endpoint.backend.json_services[prefix]
+    own_code = getattr(service, "validation_error_code", None)
+    allowed = modelled | GENERIC_ERRORS | ({own_code} if own_code else set())
+    assert answer.get("__type") in allowed, context
     assert answer.get("message"), context
     assert elapsed < RESPONSE_BUDGET_SECONDS, context
     expected = bad.expected
-    if expected == "ValidationException":
-        # A service may answer model violations under its own code (Logs, CodeBuild).
-        service = endpoint.backend.json_services[prefix]
-        if "ValidationException" not in modelled:
-            expected = getattr(service, "validation_error_code", None) or expected
+    # A service may answer model violations under its own code (Logs, CodeBuild).
+    if expected == "ValidationException" and "ValidationException" not in modelled:
+        expected = own_code or expected
     assert answer["__type"] == expected, context
     assert bad.fragment in answer["message"], context
     assert endpoint.call(lambda: digest(endpoint.backend)) == before, f"state changed: {context}"

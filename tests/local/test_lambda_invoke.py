@@ -370,8 +370,9 @@ def test_a_call_shortly_after_exit_still_decides(functions: FunctionHarness) -> 
         """
         if os.fork() == 0:
             time.sleep(0.5)
+            # Noted before the call: once the call lands the test may read the notes at once.
+            note("calling")
             pipeline.put_job_success_result(jobId=job["id"], outputVariables={"Late": "yes"})
-            note("called")
             os._exit(0)
         sys.exit(1)
         """,
@@ -387,7 +388,7 @@ def test_a_call_shortly_after_exit_still_decides(functions: FunctionHarness) -> 
         endpoint, "afterwards", stage("Invoke", lambda_invoke("Call", "afterwards"))
     )
     assert status == "Succeeded"
-    assert functions.read_notes() == ["called"]
+    assert functions.read_notes() == ["calling"]
     assert invoke_run(endpoint, "afterwards", execution_id)["output"]["outputVariables"] == {
         "Late": "yes"
     }
