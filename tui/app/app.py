@@ -42,6 +42,7 @@ Decisions recorded here:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -61,10 +62,6 @@ from tui.app.messages import (
     OpenPipeline,
     ProblemOccurred,
 )
-from tui.app.screens.artifacts import ArtifactsScreen
-from tui.app.screens.help import HelpScreen
-from tui.app.screens.history import HistoryScreen
-from tui.app.screens.logs import LogsScreen
 from tui.app.screens.pipeline import PipelineScreen
 from tui.app.screens.pipelines import PipelinesScreen
 from tui.app.settings import Settings
@@ -90,6 +87,17 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def lazy_screen(module: str, name: str) -> ScreenFactory:
+    """A factory that imports its screen's module the first time it is used: the logs,
+    artifacts, history and help screens are not needed for the first frame."""
+
+    def build(argument: Any) -> Screen[Any]:
+        screen: Screen[Any] = getattr(importlib.import_module(module), name)(argument)
+        return screen
+
+    return build
+
+
 class PipetopApp(App[None]):
     """Watch and control CodePipeline pipelines (see the module docstring)."""
 
@@ -102,10 +110,10 @@ class PipetopApp(App[None]):
         Binding("ctrl+r", "refresh", "Refresh", show=False, id="refresh"),
     ]
     SCREEN_FACTORIES: ClassVar[dict[str, ScreenFactory]] = {
-        "logs": LogsScreen,
-        "artifacts": ArtifactsScreen,
-        "history": HistoryScreen,
-        "help": HelpScreen,
+        "logs": lazy_screen("tui.app.screens.logs", "LogsScreen"),
+        "artifacts": lazy_screen("tui.app.screens.artifacts", "ArtifactsScreen"),
+        "history": lazy_screen("tui.app.screens.history", "HistoryScreen"),
+        "help": lazy_screen("tui.app.screens.help", "HelpScreen"),
     }
     """Screens by name ("logs", "artifacts", "history", "help"), for every app."""
 

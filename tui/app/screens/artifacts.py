@@ -32,9 +32,10 @@ Decisions recorded here:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -256,9 +257,7 @@ class ArtifactsScreen(Screen[None]):
         self._show_note()
         self.refresh_bindings()
 
-    def workspace_changed(
-        self, workspace: WorkspaceView, names: frozenset[str] | set[str], **_: Any
-    ) -> None:
+    def workspace_changed(self, workspace: WorkspaceView, names: Iterable[str]) -> None:
         if self.ref.pipeline in names and self.loaded:
             self.reader = self.read_artifacts(delay=0.2)
 

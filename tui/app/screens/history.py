@@ -41,7 +41,7 @@ Decisions recorded here:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
@@ -419,9 +419,7 @@ class HistoryScreen(Screen[None]):
     def _execution(self, execution_id: str) -> ExecutionView | None:
         return next((e for e in self.executions if e.execution_id == execution_id), None)
 
-    def workspace_changed(
-        self, workspace: WorkspaceView, names: frozenset[str] | set[str], **_: Any
-    ) -> None:
+    def workspace_changed(self, workspace: WorkspaceView, names: Iterable[str]) -> None:
         """The app saw this pipeline change: read the list again soon (not for the change
         this screen's own read caused)."""
         if self.pipeline_name in names and not self._loading and self.listed:

@@ -28,6 +28,14 @@ Decisions recorded here:
   late; on the local endpoint lines are written before the action's status changes.
 - The action's status in the title follows the workspace (`workspace_changed`, called by
   the app on every screen), so the title says when the run ends without another request.
+- [I] Pages of at most `PAGE_LIMIT` (1,000) events: a GetLogEvents answer is parsed on the
+  app's event loop, and a 10,000-event page (CloudWatch's default) holds the loop for a few
+  hundred milliseconds while a chatty build is followed, delaying every pipeline event
+  behind it. A thousand keeps each parse short; catching up takes more requests.
+- Producers batch by time (as toolong does): pages arriving within `FLUSH_SECONDS` (0.1 s)
+  of the last write are written together, so a log arriving faster than anyone reads it
+  costs one write and one frame per 0.1 s, not one per page (drawing the frames is most of
+  what following a 10,000-lines/s build costs); a page after a pause is written at once.
 - A failure to read is shown on the status line and posted as `ProblemOccurred` (the app
   makes it a notification); the lines read so far stay on screen.
 """  # noqa: RUF002 (the title's separator is drawn as in the screen)
@@ -35,14 +43,17 @@ Decisions recorded here:
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Iterable
 from enum import Enum
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 from textual.worker import Worker
 
@@ -56,6 +67,10 @@ from tui.aws.watch import Watcher
 from tui.model.view import WorkspaceView
 
 LOG_MAX_LINES = 20_000
+FLUSH_SECONDS = 0.1
+"""Pages arriving within this long of the last write are written together."""
+PAGE_LIMIT = 1_000
+"""Events asked for per GetLogEvents page (CloudWatch's default is up to 10,000)."""
 NO_LOG_PROVIDERS = frozenset({"Manual"})
 
 
@@ -98,9 +113,11 @@ class LogsScreen(Screen[None]):
         refresh_every: float | None = None,
         drain_grace: float | None = None,
         mask_ids: bool | None = None,
+        page_limit: int | None = PAGE_LIMIT,
     ) -> None:
         super().__init__()
         self.ref = ref
+        self.page_limit = page_limit
         self._watcher = watcher
         self.max_lines = max_lines
         self.poll_interval = poll_interval
@@ -113,7 +130,12 @@ class LogsScreen(Screen[None]):
         self.problem: ClientProblem | None = None
         self.search_outcome: SearchOutcome | None = None
         self.batches = 0
-        """Batches written to the view (each one write, however many lines)."""
+        """Pages received from the tail."""
+        self.writes = 0
+        """Writes to the view (each one batch of one or more pages)."""
+        self._pending: list[tuple[int, str]] = []
+        self._flush_timer: Timer | None = None
+        self._last_flush = 0.0
         self.tail: Worker[None] | None = None
         """The worker following the log (tests and the app may await it)."""
 
@@ -197,6 +219,7 @@ class LogsScreen(Screen[None]):
                 ended=run.ended,
                 poll_interval=self._or(self.poll_interval, local=0.5, remote=1.0, is_local=local),
                 drain_grace=self._or(self.drain_grace, local=0.0, remote=5.0, is_local=local),
+                page_limit=self.page_limit,
             )
             self._set_phase(Phase.WAITING)
             async for batch in tail:
@@ -221,26 +244,43 @@ class LogsScreen(Screen[None]):
         return local if is_local else remote
 
     def write_batch(self, batch: LogBatch) -> None:
-        """One page of the log, written to the view at once."""
+        """One page of the log: written to the view with the other pages that arrive within
+        `FLUSH_SECONDS` of the last write (producers batch by time), never line by line."""
         if self.location != batch.location:
             self.location = batch.location
             self._show_title()
-        self.log_view.write_batch([(line.timestamp_ms, line.message) for line in batch.lines])
+        self._pending.extend((line.timestamp_ms, line.message) for line in batch.lines)
         self.batches += 1
-        if self.phase is not Phase.STREAMING:
+        due = self._last_flush + FLUSH_SECONDS - time.monotonic()
+        if due <= 0:
+            self.flush()
+        elif self._flush_timer is None:
+            self._flush_timer = self.set_timer(due, self.flush)
+
+    def flush(self) -> None:
+        """Write what arrived since the last write to the view, in one batch."""
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        self.log_view.write_batch(pending)
+        self.writes += 1
+        self._last_flush = time.monotonic()
+        if self.phase is not Phase.STREAMING and self.phase is not Phase.ENDED:
             self.phase = Phase.STREAMING
         self._show_state()
 
     def _set_phase(self, phase: Phase) -> None:
+        self.flush()
         self.phase = phase
         self._show_state()
         self.refresh_bindings()
 
     # From the app ---------------------------------------------------------------------------------
 
-    def workspace_changed(
-        self, workspace: WorkspaceView, names: frozenset[str] | set[str], **_: Any
-    ) -> None:
+    def workspace_changed(self, workspace: WorkspaceView, names: Iterable[str]) -> None:
         """The pipeline changed: the title follows the action's status in this execution."""
         if self.ref.pipeline not in names:
             return

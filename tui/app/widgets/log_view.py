@@ -189,6 +189,7 @@ class LogView(ScrollView, can_focus=True):
         """Lines written while not following."""
         self._adjusting = False
         self._settling = False
+        self._styles: tuple[Style, Style, Style, Style, Style] | None = None
 
     # What the log holds -------------------------------------------------------------------------
 
@@ -544,48 +545,78 @@ class LogView(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
+        self._styles = None
         self._cache.clear()
 
+    def _style_set(self) -> tuple[Style, Style, Style, Style, Style]:
+        """(base, timestamp, match, current match, ...) Rich styles, computed once per style
+        change: `rich_style` walks the ancestors and costs more than drawing a line."""
+        if self._styles is None:
+            partial = self.get_component_rich_style
+            self._styles = (
+                self.rich_style,
+                partial("log-view--timestamp", partial=True),
+                partial("log-view--match", partial=True),
+                partial("log-view--current-match", partial=True),
+                Style(),
+            )
+        return self._styles
+
     def _line_strip(self, index: int) -> Strip:
+        """One whole line, drawn once and cached by its sequence number. Plain lines (the
+        usual case) are built as segments directly: Rich's `Text.render` costs several times
+        more, and while following a fast log every line on screen is a new one each frame."""
         seq = self._first_seq + index
         cached = self._cache.get(seq)
         if cached is not None:
             return cached
-        base = self.rich_style
+        base, stamp_style, normal, current, _ = self._style_set()
         plain = self._texts[index]
         styled = self._styled.get(seq)
-        text = styled.copy() if styled is not None else Text(plain)
-        text.no_wrap = True
         offset = 0
+        segments: list[Segment] = []
         if self.show_timestamps:
-            stamp = Text(
-                format_timestamp(self._stamps[index]) + " ",
-                style=self.get_component_rich_style("log-view--timestamp", partial=True),
-            )
+            stamp = format_timestamp(self._stamps[index]) + " "
             offset = len(stamp)
-            text = Text.assemble(stamp, text, no_wrap=True)
-        text.stylize_before(base)
+            segments.append(Segment(stamp, base + stamp_style))
         pattern = self._pattern
-        if pattern is not None:
-            normal = self.get_component_rich_style("log-view--match", partial=True)
-            current = self.get_component_rich_style("log-view--current-match", partial=True)
-            match = self.match
-            for found in pattern.finditer(plain):
-                is_current = match is not None and match.seq == seq and match.start == found.start()
-                text.stylize(
-                    current if is_current else normal,
-                    offset + found.start(),
-                    offset + found.end(),
-                )
-        segments = list(text.render(self.app.console))
+        found = list(pattern.finditer(plain)) if pattern is not None else []
+        if styled is not None:
+            text = styled.copy()
+            text.no_wrap = True
+            text.stylize_before(base)
+            self._highlight(text, seq, found, 0, normal, current)
+            segments.extend(text.render(self.app.console))
+        elif found:
+            text = Text(plain, style=base, no_wrap=True)
+            self._highlight(text, seq, found, 0, normal, current)
+            segments.extend(text.render(self.app.console))
+        else:
+            segments.append(Segment(plain, base))
         strip = Strip(segments, self._cells[index] + offset)
         self._cache[seq] = strip
         return strip
 
+    def _highlight(
+        self,
+        text: Text,
+        seq: int,
+        found: list[re.Match[str]],
+        offset: int,
+        normal: Style,
+        current: Style,
+    ) -> None:
+        match = self.match
+        for hit in found:
+            is_current = match is not None and match.seq == seq and match.start == hit.start()
+            text.stylize(
+                current if is_current else normal, offset + hit.start(), offset + hit.end()
+            )
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.scrollable_content_region.width
-        base: Style = self.rich_style
+        base = self._style_set()[0]
         located = self._locate_row(scroll_y + y)
         if located is None:
             return Strip([Segment(" " * width, base)], width)
