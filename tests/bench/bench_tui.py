@@ -1,0 +1,843 @@
+"""TUI benchmarks: the app against the local endpoint, beside the AWS CLI on the same endpoint.
+
+    .venv/bin/python -m tests.bench.bench_tui [--only first-frame ...] [--aws-cli PATH ...]
+
+Figures, each printed with its target; nothing is asserted (the machine is shared):
+
+1. first-frame: process start to the first composed frame of `pipetop` (headless, 120x36,
+   Textual's `Ready` event: "the first frame has been displayed"), beside process start to
+   exit of one `aws codepipeline list-pipelines` against the same endpoint. Target <= 0.8x.
+2. first-data: process start to the frame that shows the pipelines list filled with 100
+   pipelines and each one's latest status. Target <= 1.5x the same CLI call.
+3. event-to-screen: from the moment the engine commits a state change (the endpoint runs in
+   its own process and prints the monotonic time of every event it delivers; Linux's
+   CLOCK_MONOTONIC is shared by processes) through EventBridge, the SQS queue and the app's
+   long poll, to the end of the first frame drawn after the app applied it (the view shows
+   the pipeline Succeeded): p50/p95 over approvals of 10 pipelines, idle and while the logs
+   screen follows a Commands action printing 10,000 lines/s (the lines go the real way:
+   the action's output, the endpoint's log store, GetLogEvents pages, the log view).
+   Target p95 <= 50 ms.
+4. log-ingestion: lines/s the logs screen writes while following (batches as LogTail
+   delivers them, frames drawn between them), and the memory it holds after 100,000 lines
+   (tracemalloc, with the view's default 20,000-line bound). Target >= 100,000 lines/s,
+   <= 30 MiB.
+5. filter: 2,000 pipelines in the list, one keystroke in the filter to the end of the frame
+   that shows the filtered rows (p50/p95 over typing and deleting). Target <= 50 ms.
+6. idle-cpu: CPU of the app process (utime + stime from /proc) watching 10 pipelines with
+   live events, nothing happening, over `--idle-seconds`. Target <= 1% of one core.
+
+Modes used internally (the benchmark starts itself as a child): `--child first-frame URL`,
+`--child first-data URL COUNT`, `--child idle URL QUEUE`, `--serve DATA_DIR`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import argparse
+import asyncio
+import contextlib
+import gc
+import json
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+
+from tests.bench.harness import CREDENTIALS, REGION, ROOT, load, percentile, table
+from tests.endpoint import CLIENT_CONFIG
+from tests.local.pipelines import approval, commands, pipeline, stage, upload_source
+
+SIZE = (120, 36)
+SOURCE_BUCKET = "source-bucket"
+QUEUE_NAME = "pipetop-bench-events"
+RULE_NAME = "pipetop-bench-events"
+EVENT_PATTERN = {
+    "source": ["aws.codepipeline"],
+    "detail-type": [
+        "CodePipeline Pipeline Execution State Change",
+        "CodePipeline Stage Execution State Change",
+        "CodePipeline Action Execution State Change",
+    ],
+}
+ENV = {
+    **os.environ,
+    "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+    "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+def mb(size: float) -> str:
+    return f"{size / 1024 / 1024:.1f} MiB"
+
+
+def msec(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+# The endpoint, in its own process, telling when each event is committed -----------------------
+
+
+def serve(data_dir: Path) -> None:
+    """`--serve`: the endpoint (real clock) on a free port; prints `listening on URL`, then
+    one `EVENT <monotonic> <json>` line per event the engine delivers."""
+
+    async def main() -> None:
+        from aiohttp import web
+
+        from tui.local.api.server import build_app
+        from tui.local.assembly import open_backend
+
+        backend = await open_backend(data_dir)
+
+        def delivered(event: dict[str, Any]) -> None:
+            detail = event.get("detail") or {}
+            line = {
+                "type": event.get("detail-type"),
+                "pipeline": detail.get("pipeline"),
+                "execution": detail.get("execution-id"),
+                "state": detail.get("state"),
+            }
+            sys.stdout.write(f"EVENT {time.monotonic():.6f} {json.dumps(line)}\n")
+            sys.stdout.flush()
+
+        backend.engine.state.events.subscribe(delivered)
+        runner = web.AppRunner(build_app(backend), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        server: Any = site._server
+        port = server.sockets[0].getsockname()[1]
+        backend.endpoint_url = f"http://127.0.0.1:{port}"
+        print(f"listening on {backend.endpoint_url}", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+            await backend.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+class Endpoint:
+    """`--serve` as a child process; `events` maps (pipeline, execution, state) to when the
+    engine delivered that pipeline-level event."""
+
+    def __init__(self) -> None:
+        self.data_dir = Path(tempfile.mkdtemp(prefix="pipetop-bench-tui-"))
+        self.process: subprocess.Popen[str] | None = None
+        self.url = ""
+        self.events: dict[tuple[str, str, str], float] = {}
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> Endpoint:
+        command = [sys.executable, "-m", "tests.bench.bench_tui", "--serve", str(self.data_dir)]
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=ENV,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("listening on "):
+            raise RuntimeError(f"the endpoint did not start: {line!r}")
+        self.url = line.removeprefix("listening on ")
+        threading.Thread(target=self._read, daemon=True).start()
+        return self
+
+    def _read(self) -> None:
+        assert self.process is not None
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if not line.startswith("EVENT "):
+                continue
+            _, when, payload = line.split(" ", 2)
+            event = json.loads(payload)
+            if event["type"] == "CodePipeline Pipeline Execution State Change":
+                with self.lock:
+                    key = (event["pipeline"], event["execution"], event["state"])
+                    self.events.setdefault(key, float(when))
+
+    def event_time(self, pipeline: str, execution: str, state: str) -> float | None:
+        with self.lock:
+            return self.events.get((pipeline, execution, state))
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service, endpoint_url=self.url, region_name=REGION, config=CLIENT_CONFIG, **CREDENTIALS
+        )
+
+
+def create_approval_pipelines(endpoint: Endpoint, count: int, prefix: str = "svc") -> list[str]:
+    """`count` pipelines Source -> Approve, each waiting at its approval."""
+    upload_source(endpoint)  # type: ignore[arg-type]
+    client = endpoint.client("codepipeline")
+    names = [f"{prefix}-{index:03d}" for index in range(count)]
+    for name in names:
+        client.create_pipeline(pipeline=pipeline(name, stage("Approve", approval("Gate"))))
+    deadline = time.monotonic() + 120
+    waiting: set[str] = set()
+    while len(waiting) < count:
+        for name in names:
+            if name not in waiting and approval_token(client, name) is not None:
+                waiting.add(name)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(waiting)} of {count} pipelines reached their approval")
+        time.sleep(0.1)
+    return names
+
+
+def approval_token(client: Any, name: str) -> str | None:
+    for stage_state in client.get_pipeline_state(name=name)["stageStates"]:
+        for action in stage_state.get("actionStates", []):
+            token = (action.get("latestExecution") or {}).get("token")
+            if token:
+                return str(token)
+    return None
+
+
+def wire_events(endpoint: Endpoint) -> str:
+    """The SQS queue and EventBridge rule the app reads live events from; its URL."""
+    sqs = endpoint.client("sqs")
+    queue_url = str(sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"])
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    events = endpoint.client("events")
+    rule_arn = events.put_rule(Name=RULE_NAME, EventPattern=json.dumps(EVENT_PATTERN))["RuleArn"]
+    from tui.demo import queue_policy
+
+    sqs.set_queue_attributes(
+        QueueUrl=queue_url, Attributes={"Policy": queue_policy(queue_arn, rule_arn)}
+    )
+    events.put_targets(Rule=RULE_NAME, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    return queue_url
+
+
+# 1 and 2: first frame and first data, in a child process ---------------------------------------
+
+
+def _app(url: str, events_queue: str | None = None, max_rate: float | None = None) -> Any:
+    from tui.app.app import make_app
+    from tui.app.settings import PollSettings, Settings
+    from tui.aws.session import ConnectionSettings
+
+    poll = PollSettings() if max_rate is None else PollSettings(max_rate=max_rate)
+    return make_app(
+        Settings(events_queue=events_queue, animations=False, poll=poll),
+        ConnectionSettings(endpoint_url=url, region=REGION),
+    )
+
+
+def child_first_frame(url: str) -> None:
+    from textual import events
+    from textual._context import message_hook
+
+    app = _app(url)
+
+    def hook(message: object) -> None:
+        if isinstance(message, events.Ready):
+            print(f"READY {time.monotonic():.6f}", flush=True)
+            app.exit()
+
+    message_hook.set(hook)
+    app.run(headless=True, size=SIZE)
+
+
+def child_first_data(url: str, count: int, max_rate: float | None) -> None:
+    from tui.app.screens.pipelines import PipelinesScreen
+
+    app = _app(url, max_rate=max_rate)
+
+    def filled() -> bool:
+        screen = app.screen
+        if not isinstance(screen, PipelinesScreen) or not screen.is_mounted:
+            return False
+        views = app.workspace.pipelines
+        return (
+            len(views) == count
+            and screen.table.row_count == count
+            and all(view.status == "AwaitingApproval" for view in views.values())
+        )
+
+    async def watch(pilot: Any) -> None:
+        while not filled():
+            await pilot.pause(0.005)
+        done = asyncio.get_running_loop().create_future()
+        app.call_after_refresh(lambda: done.set_result(time.monotonic()))
+        print(f"FILLED {await done:.6f}", flush=True)
+        app.exit()
+
+    app.run(headless=True, size=SIZE, auto_pilot=watch)
+
+
+def child_idle(url: str, queue: str) -> None:
+    app = _app(url, events_queue=queue)
+    app.run(headless=True, size=SIZE)
+
+
+def timed_child(args: list[str], marker: str, timeout: float = 120) -> float:
+    """Seconds from spawning `--child ...` to the moment it reports `marker`."""
+    command = [sys.executable, "-m", "tests.bench.bench_tui", "--child", *args]
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            if line.startswith(marker + " "):
+                return float(line.split()[1]) - started
+        raise RuntimeError(f"the child ended without {marker}")
+    finally:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout)
+        if process.poll() is None:
+            process.kill()
+
+
+def timed_cli(cli: str, url: str) -> float:
+    started = time.monotonic()
+    subprocess.run(
+        [cli, "--endpoint-url", url, "codepipeline", "list-pipelines"],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    return time.monotonic() - started
+
+
+def bench_startup(rounds: int, clis: list[str]) -> list[list[str]]:
+    rows: list[list[str]] = []
+    with Endpoint() as endpoint:
+        print("  creating 100 pipelines…", file=sys.stderr)
+        create_approval_pipelines(endpoint, 100)
+        cli_times: dict[str, list[float]] = {cli: [] for cli in clis}
+        frames: list[float] = []
+        data: list[float] = []
+        fast: list[float] = []
+        for _ in range(rounds):
+            for cli in clis:
+                cli_times[cli].append(timed_cli(cli, endpoint.url))
+            frames.append(timed_child(["first-frame", endpoint.url], "READY"))
+            data.append(timed_child(["first-data", endpoint.url, "100"], "FILLED"))
+            fast.append(timed_child(["first-data", endpoint.url, "100", "1000"], "FILLED"))
+        first_frame, first_data = statistics.median(frames), statistics.median(data)
+        unbudgeted = statistics.median(fast)
+        for cli, values in cli_times.items():
+            reference = statistics.median(values)
+            label = "aws (pyenv)" if cli == "aws" else cli
+            beside = f"{label} list-pipelines {msec(reference)}"
+            rows.append(
+                [
+                    "first frame",
+                    msec(first_frame),
+                    beside,
+                    f"{first_frame / reference:.2f}x",
+                    "<= 0.8x",
+                ]
+            )
+            rows.append(
+                [
+                    "first data (100 pipelines)",
+                    msec(first_data),
+                    beside,
+                    f"{first_data / reference:.2f}x",
+                    "<= 1.5x",
+                ]
+            )
+            rows.append(
+                [
+                    "first data, read budget 1,000/s (not the default 5/s)",
+                    msec(unbudgeted),
+                    beside,
+                    f"{unbudgeted / reference:.2f}x",
+                    "(where the time goes)",
+                ]
+            )
+    return rows
+
+
+# 3: event to screen --------------------------------------------------------------------------
+
+
+def chatty_commands(rate: int, seconds: int) -> list[str]:
+    """A Commands action printing `rate` lines a second for `seconds` (in 100 bursts/s)."""
+    program = (
+        "import sys, time\n"
+        f"rate, seconds = {rate}, {seconds}\n"
+        "burst = rate // 100\n"
+        "start = time.monotonic()\n"
+        "for tick in range(seconds * 100):\n"
+        "    sys.stdout.write(''.join(f'line {tick * burst + i} of the chatty build, "
+        "compiling module {i}\\n' for i in range(burst)))\n"
+        "    sys.stdout.flush()\n"
+        "    delay = start + (tick + 1) / 100 - time.monotonic()\n"
+        "    if delay > 0:\n"
+        "        time.sleep(delay)\n"
+    )
+    return [f"python3 -c {shlex.quote(program)}"]
+
+
+async def measure_approvals(
+    app: Any, endpoint: Endpoint, names: list[str], samples: int
+) -> list[tuple[float, float]]:
+    """Approve pipelines one after another. Each sample is (engine commit -> the watcher
+    applies the event, applied -> end of the next frame)."""
+    client = endpoint.client("codepipeline")
+    waiting: dict[tuple[str, str], asyncio.Future[float]] = {}
+    applied: dict[tuple[str, str], float] = {}
+    loop = asyncio.get_running_loop()
+    original = app.watcher.on_change
+
+    def changed(changed_names: frozenset[str]) -> None:
+        now = time.monotonic()
+        original(changed_names)
+        for name in changed_names:
+            view = app.workspace.pipeline(name)
+            latest = view.latest_execution if view is not None else None
+            if view is None or latest is None or view.status != "Succeeded":
+                continue
+            key = (name, latest.execution_id)
+            future = waiting.get(key)
+            if future is not None and not future.done() and key not in applied:
+                applied[key] = now
+                app.call_after_refresh(lambda f=future: f.done() or f.set_result(time.monotonic()))
+
+    app.watcher.on_change = changed
+    original_status = app.watcher.on_status
+
+    def status_changed(status: Any) -> None:
+        original_status(status)
+        if status.problem is not None or str(status.feed_mode) != "live":
+            print(f"    status: {status.feed_mode} {status.problem}", file=sys.stderr, flush=True)
+
+    app.watcher.on_status = status_changed
+    parts: list[tuple[float, float]] = []
+    try:
+        for index in range(samples):
+            name = names[index % len(names)]
+            token = await asyncio.to_thread(_wait_token, client, name)
+            execution = await asyncio.to_thread(_latest_execution, client, name)
+            future: asyncio.Future[float] = loop.create_future()
+            waiting[(name, execution)] = future
+            await asyncio.to_thread(
+                client.put_approval_result,
+                pipelineName=name,
+                stageName="Approve",
+                actionName="Gate",
+                token=token,
+                result={"status": "Approved", "summary": "bench"},
+            )
+            shown = await asyncio.wait_for(future, 30)
+            committed = endpoint.event_time(name, execution, "SUCCEEDED")
+            if committed is not None:
+                seen = applied[(name, execution)]
+                parts.append((seen - committed, shown - seen))
+                print(
+                    f"    {name}: delivery {msec(seen - committed)}, frame {msec(shown - seen)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            await asyncio.to_thread(client.start_pipeline_execution, name=name)
+    finally:
+        app.watcher.on_change = original
+        app.watcher.on_status = original_status
+    return parts
+
+
+def _wait_token(client: Any, name: str) -> str:
+    deadline = time.monotonic() + 30
+    while (token := approval_token(client, name)) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{name} never waited for approval again")
+        time.sleep(0.05)
+    return token
+
+
+def _latest_execution(client: Any, name: str) -> str:
+    summaries = client.list_pipeline_executions(pipelineName=name, maxResults=1)
+    return str(summaries["pipelineExecutionSummaries"][0]["pipelineExecutionId"])
+
+
+async def _event_to_screen(samples: int, rate: int) -> list[list[str]]:
+    from tui.app.messages import ActionRef
+    from tui.app.screens.logs import LogsScreen
+    from tui.aws.feed import FeedMode
+    from tui.model.projection import ActionView
+
+    rows: list[list[str]] = []
+    with Endpoint() as endpoint:
+        queue = wire_events(endpoint)
+        names = create_approval_pipelines(endpoint, 10)
+        app = _app(endpoint.url, events_queue=queue)
+        async with app.run_test(size=SIZE) as pilot:
+            deadline = time.monotonic() + 60
+            while app.watch_status.feed_mode != FeedMode.LIVE or len(app.workspace.pipelines) < 10:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the feed never went live: {app.watch_status}")
+                await pilot.pause(0.1)
+            await pilot.pause(2)
+            print("  feed live; approving", file=sys.stderr, flush=True)
+            idle = await measure_approvals(app, endpoint, names, samples)
+            rows.append(_latency_row("idle", idle))
+
+            seconds = max(30, samples)
+            client = endpoint.client("codepipeline")
+            client.create_pipeline(
+                pipeline=pipeline(
+                    "chatty", stage("Build", commands("Print", chatty_commands(rate, seconds)))
+                )
+            )
+            execution = _latest_execution(client, "chatty")
+            app.open_logs(
+                ActionRef(
+                    "chatty", "Build", "Print", execution, ActionView("Print", provider="Commands")
+                )
+            )
+            deadline = time.monotonic() + 60
+            while not (
+                isinstance(app.screen, LogsScreen)
+                and app.screen.tail is not None
+                and app.screen.log_view.total_written > rate
+            ):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the chatty action's log never reached the screen")
+                await pilot.pause(0.05)
+            view = app.screen.log_view
+            before, started, cpu = view.total_written, time.monotonic(), time.process_time()
+            busy = await measure_approvals(app, endpoint, names, samples)
+            wall = time.monotonic() - started
+            ingested = (view.total_written - before) / wall
+            load = (time.process_time() - cpu) / wall * 100
+            rows.append(
+                _latency_row(
+                    f"log view ingesting {ingested:,.0f} lines/s (app at {load:.0f}% of a core)",
+                    busy,
+                )
+            )
+    return rows
+
+
+def _latency_row(label: str, parts: list[tuple[float, float]]) -> list[str]:
+    totals = [delivery + frame for delivery, frame in parts]
+    deliveries = [delivery for delivery, _ in parts]
+    frames = [frame for _, frame in parts]
+    return [
+        f"event to screen, {label}",
+        f"p50 {msec(percentile(totals, 50))} / p95 {msec(percentile(totals, 95))}",
+        f"{len(parts)} approvals; engine to applied p50 {msec(percentile(deliveries, 50))} "
+        f"p95 {msec(percentile(deliveries, 95))}, applied to frame p50 "
+        f"{msec(percentile(frames, 50))} p95 {msec(percentile(frames, 95))}",
+        "",
+        "p95 <= 50 ms",
+    ]
+
+
+# 4: log ingestion and memory -----------------------------------------------------------------
+
+
+async def _log_ingestion(total: int, batch: int, *, memory: bool) -> list[list[str]]:
+    """`total` lines through the logs screen in `batch`-line pages, yielding to the loop
+    between pages so frames are drawn as they would be while following. With `memory`,
+    tracemalloc measures what the screen holds afterwards (and slows the run: the speed is
+    measured in a separate run without it)."""
+    from textual.app import App
+
+    from tui.app.messages import ActionRef
+    from tui.app.screens.logs import LogsScreen
+    from tui.aws.logtail import LogBatch, LogLine, LogLocation
+    from tui.model.projection import ActionView
+
+    location = LogLocation("/aws/codebuild/bench", "stream")
+    # A Manual action: the screen opens without tailing anything; the pages come from here.
+    ref = ActionRef("bench", "Build", "Gate", "x", ActionView("Gate", provider="Manual"))
+    screen = LogsScreen(ref)
+
+    class Holder(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(screen)
+
+    app = Holder()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        pages = [
+            LogBatch(
+                location,
+                tuple(
+                    LogLine(
+                        1_767_225_600_000 + i, f"[Container] line {i} compiling module_{i % 97}"
+                    )
+                    for i in range(start, min(start + batch, total))
+                ),
+            )
+            for start in range(0, total, batch)
+        ]
+        gc.collect()
+        if memory:
+            tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0] if memory else 0
+        started = time.perf_counter()
+        for page in pages:
+            screen.write_batch(page)
+            await asyncio.sleep(0)
+        screen.flush()
+        await pilot.pause()
+        elapsed = time.perf_counter() - started
+        view = screen.log_view
+        if memory:
+            del pages
+            gc.collect()
+            held, peak = tracemalloc.get_traced_memory()
+            tracemalloc.stop()
+            return [
+                [
+                    f"log view memory after {total:,} lines",
+                    mb(held - base),
+                    f"keeps {view.line_count:,} lines; peak {mb(peak - base)}",
+                    "",
+                    "<= 30 MiB",
+                ]
+            ]
+        return [
+            [
+                f"log view ingestion, following, {batch:,}-line pages",
+                f"{total / elapsed:,.0f} lines/s",
+                f"{total:,} lines in {msec(elapsed)}, {screen.writes} writes",
+                "",
+                ">= 100,000 lines/s",
+            ]
+        ]
+
+
+# 5: filter over 2,000 pipelines --------------------------------------------------------------
+
+
+def synthetic_workspace(count: int) -> Any:
+    """A workspace of `count` pipelines, each with a latest execution and its source revision,
+    built through the model's own parsers and reducer from API-shaped answers."""
+    from tui.model.state import PipelineExecutionSummary, PipelineSummary
+    from tui.model.view import WorkspaceView
+
+    started = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+    words = ["billing", "search", "checkout", "identity", "catalog", "payments", "web", "mobile"]
+    summaries = PipelineSummary.list_from_api(
+        {"pipelines": [{"name": f"{words[i % 8]}-{i:04d}", "version": 1} for i in range(count)]}
+    )
+    workspace = WorkspaceView().with_pipelines(summaries)
+    statuses = ["Succeeded", "Failed", "InProgress", "Stopped"]
+    for index, summary in enumerate(summaries):
+        execution = PipelineExecutionSummary.list_from_api(
+            {
+                "pipelineExecutionSummaries": [
+                    {
+                        "pipelineExecutionId": f"{index:08d}-0000-4000-8000-000000000000",
+                        "status": statuses[index % 4],
+                        "startTime": started,
+                        "lastUpdateTime": started,
+                        "sourceRevisions": [
+                            {
+                                "actionName": "Source",
+                                "revisionId": f"{index:040x}",
+                                "revisionSummary": f"Change {index} of the {words[index % 8]} service",
+                            }
+                        ],
+                        "trigger": {"triggerType": "StartPipelineExecution"},
+                    }
+                ]
+            }
+        )
+        workspace = workspace.with_executions(summary.name, execution)
+    return workspace
+
+
+async def _filter(count: int) -> list[list[str]]:
+    from textual.app import App
+
+    from tui.app.screens.pipelines import PipelinesScreen
+
+    workspace = synthetic_workspace(count)
+    fixed = datetime(2026, 1, 1, 9, 5, tzinfo=UTC)
+    screen = PipelinesScreen(clock=lambda: fixed)
+
+    class Holder(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(screen)
+
+    app = Holder()
+    timings: list[float] = []
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        screen.workspace_changed(workspace, list(workspace.pipelines))
+        await pilot.pause()
+        await pilot.press("slash")
+        for key in [
+            "c",
+            "h",
+            "e",
+            "c",
+            "k",
+            "backspace",
+            "backspace",
+            "backspace",
+            "backspace",
+            "backspace",
+            "p",
+            "a",
+            "y",
+            "backspace",
+            "backspace",
+            "backspace",
+        ] * 3:
+            started = time.perf_counter()
+            await pilot.press(key)
+            done = asyncio.get_running_loop().create_future()
+            app.call_after_refresh(lambda d=done: d.set_result(time.perf_counter()))
+            timings.append(await done - started)
+        shown = screen.table.row_count
+    return [
+        [
+            f"filter keystroke to repaint, {count:,} pipelines",
+            f"p50 {msec(percentile(timings, 50))} / p95 {msec(percentile(timings, 95))}",
+            f"{len(timings)} keystrokes (rows shown at the end: {shown:,})",
+            "",
+            "<= 50 ms",
+        ]
+    ]
+
+
+# 6: idle CPU -----------------------------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def bench_idle(seconds: float) -> list[list[str]]:
+    with Endpoint() as endpoint:
+        queue = wire_events(endpoint)
+        create_approval_pipelines(endpoint, 10)
+        command = [
+            sys.executable,
+            "-m",
+            "tests.bench.bench_tui",
+            "--child",
+            "idle",
+            endpoint.url,
+            queue,
+        ]
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        try:
+            time.sleep(15)  # start, first reads, the feed going live
+            cpu_before, wall_before = _cpu_seconds(process.pid), time.monotonic()
+            time.sleep(seconds)
+            cpu = _cpu_seconds(process.pid) - cpu_before
+            wall = time.monotonic() - wall_before
+        finally:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    return [
+        [
+            "idle CPU, 10 pipelines, events live",
+            f"{cpu / wall * 100:.2f}% of a core",
+            f"{cpu:.2f} s CPU in {wall:.0f} s",
+            "",
+            "<= 1%",
+        ]
+    ]
+
+
+# Main --------------------------------------------------------------------------------------
+
+
+BENCHES = ("first-frame", "event-to-screen", "log-ingestion", "filter", "idle-cpu")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--serve", type=Path)
+    parser.add_argument("--child", nargs="+")
+    parser.add_argument("--only", nargs="+", choices=BENCHES, default=list(BENCHES))
+    parser.add_argument("--aws-cli", action="append", dest="clis")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=40)
+    parser.add_argument("--rate", type=int, default=10_000)
+    parser.add_argument("--idle-seconds", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    if args.serve is not None:
+        serve(args.serve)
+        return 0
+    if args.child:
+        kind, *rest = args.child
+        if kind == "first-frame":
+            child_first_frame(rest[0])
+        elif kind == "first-data":
+            child_first_data(rest[0], int(rest[1]), float(rest[2]) if len(rest) > 2 else None)
+        elif kind == "idle":
+            child_idle(rest[0], rest[1])
+        return 0
+    clis = args.clis or ["aws"]
+    # The app in this process (event-to-screen) reads its credentials from the environment.
+    os.environ.update({k: v for k, v in ENV.items() if k.startswith("AWS_")})
+    print(f"TUI benchmarks, {load()}", file=sys.stderr)
+    rows: list[list[str]] = []
+    runs: dict[str, Callable[[], list[list[str]]]] = {
+        "first-frame": lambda: bench_startup(args.rounds, clis),
+        "event-to-screen": lambda: asyncio.run(_event_to_screen(args.samples, args.rate)),
+        "log-ingestion": lambda: [
+            *asyncio.run(_log_ingestion(100_000, 1_000, memory=False)),
+            *asyncio.run(_log_ingestion(100_000, 100, memory=False)),
+            *asyncio.run(_log_ingestion(100_000, 1_000, memory=True)),
+        ],
+        "filter": lambda: asyncio.run(_filter(2_000)),
+        "idle-cpu": lambda: bench_idle(args.idle_seconds),
+    }
+    for name in args.only:
+        print(f"- {name}…", file=sys.stderr)
+        rows.extend(runs[name]())
+    print(table(["measure", "figure", "beside", "ratio", "target"], rows))
+    print(f"\n{load()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
