@@ -18,7 +18,7 @@ Decisions recorded here:
   the same execution back instead of a second run.
 - Results are the response dicts as botocore parsed them (timestamps are datetimes); the
   view model parses them. Calls that answer one thing return that thing: the execution id of
-  a start/stop/retry, the `approvedAt` of an approval.
+  a start/stop/retry/rollback, the `approvedAt` of an approval.
 """
 
 from __future__ import annotations
@@ -213,6 +213,15 @@ class PipelineClient:
         client = await self._mutating("RetryStageExecution")
         response = await client.retry_stage_execution(
             pipelineName=name, stageName=stage, pipelineExecutionId=execution_id, retryMode=mode
+        )
+        return str(response["pipelineExecutionId"])
+
+    async def rollback_stage(self, name: str, stage: str, target_execution_id: str) -> str:
+        """Roll `stage` back to what `target_execution_id` ran there; returns the id of the new
+        (ROLLBACK) execution."""
+        client = await self._mutating("RollbackStage")
+        response = await client.rollback_stage(
+            pipelineName=name, stageName=stage, targetPipelineExecutionId=target_execution_id
         )
         return str(response["pipelineExecutionId"])
 
