@@ -97,6 +97,15 @@ class CodePipelineService:
         )
         return {"pipelineExecutionId": execution_id}
 
+    def rollback_stage(self, request: Request) -> Response:
+        execution_id = self.engine.rollback_stage(
+            request["pipelineName"],
+            request["stageName"],
+            request["targetPipelineExecutionId"],
+            self._caller(),
+        )
+        return {"pipelineExecutionId": execution_id}
+
     def get_pipeline_execution(self, request: Request) -> Response:
         self.state.pipeline(request["pipelineName"])
         execution = self.state.execution(request["pipelineName"], request["pipelineExecutionId"])

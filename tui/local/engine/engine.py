@@ -20,6 +20,7 @@ Decisions [I] made here (see also scheduler.py):
 - RetryStageExecution needs the stage to have ended (Failed or Stopped); a stage still
   finishing its running actions answers StageNotRetryableException.
 - The first stage has no inbound transition: disabling it is a ValidationException.
+- RollbackStage's checks and the rollback execution's behaviour: see rollback.py.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from tui.local.engine.records import (
     PipelineRuntime,
     TransitionRecord,
 )
+from tui.local.engine.rollback import start_rollback
 from tui.local.engine.runner import ActionRunner
 from tui.local.engine.scheduler import Scheduler
 from tui.local.engine.state import EngineState
@@ -467,6 +469,12 @@ class PipelineEngine:
             )
         self.scheduler.retry_stage(execution, stage, mode, "ManualStageRetry")
         state.commit()
+        return execution.id
+
+    def rollback_stage(self, name: str, stage_name: str, target_id: str, caller: str) -> str:
+        """RollbackStage: the checks and the rollback execution live in rollback.py."""
+        execution = start_rollback(self.state, self.scheduler, name, stage_name, target_id, caller)
+        self.state.commit()
         return execution.id
 
     # Approvals and transitions -----------------------------------------------------------

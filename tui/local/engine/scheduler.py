@@ -20,6 +20,8 @@ of the `ActionRunner`, which calls `action_finished` when they end; approvals wa
   running actions Abandoned and cancels their tasks (providers kill their process groups).
   [I] A pending manual approval is abandoned by either stop: a stop would otherwise wait on
   a person indefinitely.
+- A ROLLBACK execution (rollback.py) runs its one stage and ends there; it passes gates and
+  waiting lines and waits only for the stage's lock, never joining a waiting line.
 - UpdatePipeline: running actions of older versions finish, then their stage and execution
   end as Cancelled; executions waiting between stages are cancelled at once [I, reference 3.2].
 """
@@ -122,6 +124,9 @@ class Scheduler:
     def _can_enter(
         self, execution: ExecutionRecord, declaration: PipelineDeclaration, lane: StageLane
     ) -> bool:
+        if execution.execution_type == "ROLLBACK":
+            # Past gates and waiting lines, only the lock (rollback.py).
+            return lane.occupant in (None, execution.id)
         if not self._gate_open(execution, declaration, lane):
             return False
         if execution.execution_mode == "PARALLEL":
@@ -134,7 +139,7 @@ class Scheduler:
         return not waiting
 
     def _wait_at(self, execution: ExecutionRecord, lane: StageLane) -> bool:
-        if execution.id in lane.waiting:
+        if execution.id in lane.waiting or execution.execution_type == "ROLLBACK":
             return False
         if execution.execution_mode == "SUPERSEDED":
             for other_id in list(lane.waiting):
@@ -226,7 +231,8 @@ class Scheduler:
             stage_run.group_index += 1
             self.state.mark_execution(execution)
         self._end_stage(execution, stage.name, "Succeeded")
-        if execution.stage_index + 1 >= len(declaration.stages):
+        last = execution.stage_index + 1 >= len(declaration.stages)
+        if last or execution.execution_type == "ROLLBACK":
             self.end_execution(execution, "Succeeded", None)
         else:
             execution.stage_index += 1
