@@ -7,6 +7,7 @@ from pathlib import Path
 from tui.local.api.codebuild import CodeBuildService
 from tui.local.api.codepipeline import CodePipelineService
 from tui.local.api.events import EventsService
+from tui.local.api.faults import Faults
 from tui.local.api.logs import LogsService
 from tui.local.api.s3 import S3Api
 from tui.local.api.sqs import SqsService
@@ -92,6 +93,7 @@ async def open_backend(
     bus.follow(state.events)
     backend.add_service(SqsService(queues))
     backend.add_service(EventsService(bus))
+    backend.faults = Faults(bus)
     engine.start()
     backend.source_watch = SourceWatcher(
         engine,

@@ -11,6 +11,7 @@ the request dict and returning the response dict (or a coroutine of it).
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from tui.local.config import LocalConfig
 from tui.local.engine.db import open_database
 
 if TYPE_CHECKING:
+    from tui.local.api.faults import Faults
     from tui.local.api.s3 import S3Api
     from tui.local.engine.objects import ObjectStore
 
@@ -49,6 +51,11 @@ class Backend:
     endpoint_url: str = ""
     # Source change detection (`tui.local.engine.source_watch.SourceWatcher`).
     source_watch: Any = None
+    # Every AWS request received, by `<service>.<Operation>` (`GET /_local/calls`).
+    calls: Counter[str] = field(default_factory=Counter)
+    # Injected faults (`/_local/faults`, `tui.local.api.faults`); None until first configured
+    # on a backend the assembly did not open.
+    faults: Faults | None = None
 
     @classmethod
     async def open(

@@ -14,6 +14,10 @@ body as the AWS JSON protocols, with a 4xx status for bad input.
   durable event log (every EventBridge event it emitted, in order) after sequence number N
   (default 0), at most M (1-10000, default 1000). `last` is the sequence number of the last
   event returned (N when none), to pass as the next `after`.
+- `GET /_local/calls`, `DELETE /_local/calls`: the count of AWS requests by
+  `<service>.<Operation>`; `GET|POST|DELETE /_local/faults`: injected faults (throttling,
+  server errors, latency, dropped connections, dropped/duplicated/reordered event deliveries).
+  Both are described in `tui.local.api.faults`; they exist for tests and demos only.
 - Any other `/_local/...` path: 404 `UnknownOperationException`.
 """
 
@@ -27,6 +31,7 @@ from typing import Any
 from aiohttp import web
 
 from tui.local.api import protocol
+from tui.local.api.faults import Faults
 from tui.local.backend import Backend
 from tui.local.clock import ManualClock
 from tui.model.errors import (
@@ -112,6 +117,45 @@ def control_routes(backend: Backend) -> list[web.RouteDef]:
         rows = backend.engine.state.events.read(after, limit) if backend.engine is not None else []
         return _ok({"events": [event for _, event in rows], "last": rows[-1][0] if rows else after})
 
+    def describe_calls() -> dict[str, Any]:
+        return {
+            "calls": dict(sorted(backend.calls.items())),
+            "total": sum(backend.calls.values()),
+        }
+
+    async def calls(request: web.Request) -> web.Response:
+        return _ok(describe_calls())
+
+    async def reset_calls(request: web.Request) -> web.Response:
+        answer = describe_calls()
+        backend.calls.clear()
+        return _ok(answer)
+
+    def active_faults() -> Faults:
+        if backend.faults is None:
+            backend.faults = Faults()
+        return backend.faults
+
+    def served_services() -> frozenset[str]:
+        names = (getattr(s, "service_name", None) for s in backend.json_services.values())
+        return frozenset({name for name in names if name} | {"s3"})
+
+    async def faults(request: web.Request) -> web.Response:
+        return _ok(active_faults().describe())
+
+    async def set_faults(request: web.Request) -> web.Response:
+        try:
+            active_faults().configure(await _json_object(request), served_services())
+        except AwsError as error:
+            return _error(error)
+        return _ok(active_faults().describe())
+
+    async def clear_faults(request: web.Request) -> web.Response:
+        active = active_faults()
+        answer = active.describe()
+        active.clear()
+        return _ok(answer)
+
     async def unknown(request: web.Request) -> web.Response:
         return _error(
             UnknownOperationException(
@@ -124,5 +168,10 @@ def control_routes(backend: Backend) -> list[web.RouteDef]:
         web.get(f"{PREFIX}/clock", clock),
         web.post(f"{PREFIX}/clock/advance", advance_clock),
         web.get(f"{PREFIX}/events", events),
+        web.get(f"{PREFIX}/calls", calls),
+        web.delete(f"{PREFIX}/calls", reset_calls),
+        web.get(f"{PREFIX}/faults", faults),
+        web.post(f"{PREFIX}/faults", set_faults),
+        web.delete(f"{PREFIX}/faults", clear_faults),
         web.route("*", PREFIX + "{tail:(/.*)?}", unknown),
     ]

@@ -17,6 +17,10 @@ Routing, in order:
    (S3's XML `NotImplemented` when none is registered); any other service named there without
    a target is a clear `UnknownOperationException`.
 
+Every AWS request is counted in `backend.calls` (`<service>.<Operation>`; S3 by method) and
+may meet an injected fault (`backend.faults`, `tui.local.api.faults`: a delay, a throttling or
+server error, or a connection closed without an answer) before it is served.
+
 Every failure leaves through one funnel that turns it into an AWS-shaped error. Client input
 never causes a 500: an exception other than `AwsError` is a bug in a service, logged with its
 traceback and answered `InternalFailure` (500). A service may add headers to its errors with
@@ -36,7 +40,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tui.local.api import protocol, shapes
+from tui.local.api import faults, protocol, shapes
 from tui.local.api.caller import access_key_of, current_access_key, current_host
 from tui.local.api.control import control_routes
 from tui.local.backend import Backend
@@ -106,6 +110,24 @@ def _resolve_operation(
     return method, validator
 
 
+async def _injected_fault(
+    request: web.Request, backend: Backend, service: str, operation: str
+) -> AwsError | web.Response | None:
+    """Count the call and apply its injected fault after its delay: the error to answer, or
+    a response that never reaches the client when the connection was closed without an answer
+    (the call is not served)."""
+    backend.calls[faults.operation_label(service, operation)] += 1
+    if backend.faults is None:
+        return None
+    decision = backend.faults.decide(service, operation)
+    await faults.apply_delay(decision)
+    if decision.drop:
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)
+    return decision.error
+
+
 async def handle_json(request: web.Request, target: str) -> web.Response:
     request_id = protocol.new_request_id()
     backend = request.app[BACKEND_KEY]
@@ -115,6 +137,13 @@ async def handle_json(request: web.Request, target: str) -> web.Response:
         request, _default_content_type(getattr(service, "service_name", None))
     )
     try:
+        injected = await _injected_fault(
+            request, backend, getattr(service, "service_name", None) or prefix, operation
+        )
+        if isinstance(injected, web.Response):
+            return injected
+        if injected is not None:
+            raise injected
         method, validator = _resolve_operation(service, prefix, operation, target)
         params = protocol.parse_body(await request.read())
         if validator is not None:
@@ -178,6 +207,11 @@ def _missing_target(backend: Backend, scope: str) -> web.Response:
 
 
 async def _handle_s3(request: web.Request, backend: Backend) -> web.StreamResponse:
+    injected = await _injected_fault(request, backend, "s3", request.method)
+    if isinstance(injected, web.Response):
+        return injected
+    if injected is not None:
+        return protocol.s3_error_response(injected, protocol.new_request_id(), request.path)
     s3 = getattr(backend, "s3_api", None)
     if s3 is None:
         unserved = AwsError("S3 is not served by this endpoint.", code="NotImplemented", status=501)

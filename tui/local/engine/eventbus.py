@@ -32,6 +32,10 @@ event as compact JSON in AWS's key order, or the target's `Input`, `InputPath` o
   position) or the empty string (inside a string); an `InputPath` result is sent as JSON text.
 - Queue policies are not consulted (no IAM locally). SQS messages EventBridge sends carry the
   SenderId `events.amazonaws.com`.
+- Injected delivery faults (`delivery_faults`, set through `/_local/faults` for tests and
+  demos; `tui.local.engine.delivery_faults`) may drop, duplicate or hold back any delivery of
+  an event to a queue: the cursor still moves, so a dropped event is lost for good, as a
+  best-effort delivery on AWS can be.
 """
 
 from __future__ import annotations
@@ -50,8 +54,9 @@ from typing import Any
 
 from tui.local.clock import Clock
 from tui.local.engine.db import transaction
+from tui.local.engine.delivery_faults import DeliveryFaults
 from tui.local.engine.events import EventLog
-from tui.local.engine.queues import QueueStore
+from tui.local.engine.queues import OutgoingMessage, QueueStore
 from tui.model.errors import (
     AwsError,
     LimitExceededException,
@@ -530,6 +535,8 @@ class EventBus:
         self.region = region
         self.account = account
         self.queues = queues
+        # Faults injected by the test control; None delivers everything exactly once.
+        self.delivery_faults: DeliveryFaults[OutgoingMessage] | None = None
         db.executescript(SCHEMA)
         self.buses: dict[str, Bus] = {}
         self.rules: dict[tuple[str, str], Rule] = {}
@@ -819,7 +826,14 @@ class EventBus:
                     message = self.queues.prepare(
                         queue, self._body_for(target, event, rule), group_id=group
                     )
-                    self.queues.add_messages(queue, [message], EVENTBRIDGE_SENDER)
+                    messages = (
+                        [message]
+                        if self.delivery_faults is None
+                        else self.delivery_faults.deliveries(queue, message)
+                    )
+                    if not messages:
+                        continue
+                    self.queues.add_messages(queue, messages, EVENTBRIDGE_SENDER)
                 except AwsError as error:
                     log.warning(
                         "rule %s: event %s not delivered to %s: %s",
@@ -831,6 +845,24 @@ class EventBus:
                     continue
                 touched.add(queue)
         return touched
+
+    def set_delivery_faults(self, faults: DeliveryFaults[OutgoingMessage] | None) -> None:
+        """Install (or clear, with None) delivery faults; deliveries the old ones held back
+        are written now, so replacing the faults never loses an event."""
+        previous, self.delivery_faults = self.delivery_faults, faults
+        if previous is None:
+            return
+        touched: set[str] = set()
+        with transaction(self.db):
+            for queue, messages in previous.release().items():
+                try:
+                    self.queues.add_messages(queue, messages, EVENTBRIDGE_SENDER)
+                except AwsError as error:
+                    log.warning("held delivery to %s dropped: %s", queue, error)
+                    continue
+                touched.add(queue)
+        for queue in touched:
+            self.queues.wake(queue)
 
     def _route_and_wake(self, events: list[tuple[str, dict[str, Any]]]) -> None:
         with transaction(self.db):
