@@ -13,6 +13,8 @@ Decisions recorded here:
   refuse to go on.
 - `read_only=True` makes every mutating call raise `ReadOnlyRefused` before the client is
   even asked for, so nothing is sent (`--read-only`). Reads are unaffected.
+- With a `budget` (`budget.py`), the connection's CodePipeline client is attached to it on
+  first use: every request, botocore's retries included, waits for its token there.
 - `start_pipeline_execution` always sends a `clientRequestToken`: the caller's, or a new
   uuid4. A caller that retries a start after a lost answer passes the same token and gets
   the same execution back instead of a second run.
@@ -28,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
+from tui.aws.budget import RateBudget
 from tui.aws.errors import ReadOnlyRefused
 from tui.aws.session import AwsContext
 
@@ -43,12 +46,20 @@ PAGE_SIZE = 100  # the maximum maxResults of the execution lists
 class PipelineClient:
     """CodePipeline for the app: reads always; control calls unless `read_only`."""
 
-    def __init__(self, aws: AwsContext, *, read_only: bool = False) -> None:
+    def __init__(
+        self, aws: AwsContext, *, read_only: bool = False, budget: RateBudget | None = None
+    ) -> None:
         self.aws = aws
         self.read_only = read_only
+        self.budget = budget
+        """Every request of the connection's CodePipeline client goes through it (once
+        attached, whoever holds the client: see `budget.py`)."""
 
     async def _client(self) -> Any:
-        return await self.aws.client("codepipeline")
+        client = await self.aws.client("codepipeline")
+        if self.budget is not None:
+            self.budget.attach(client)
+        return client
 
     async def _mutating(self, operation: str) -> Any:
         if self.read_only:
