@@ -10,6 +10,10 @@ The bare `pipetop` opens the app (`_run_app`). The connection options (`--profil
 subcommand that talks to AWS adds `parents=[connection_options()]`, whose defaults are
 suppressed so a value given before the subcommand is not reset by the one after it, and
 reads them with `connection_settings(args)`.
+
+`--profile` and `--region` may be repeated: the app then watches every profile in every
+region at once (`tui.app.contexts`). A command that talks to one account refuses several
+(`connection_settings` raises `ConnectionOptionsError`, which `main` prints; exit code 2).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from typing import TYPE_CHECKING
 from tui.local.backend import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 if TYPE_CHECKING:
+    from tui.aws.events_setup import EventsSpec
     from tui.aws.session import ConnectionSettings
 
 _LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -69,18 +74,32 @@ def _endpoint_url(text: str) -> str:
     return text
 
 
+class ConnectionOptionsError(Exception):
+    """Connection options a command cannot use (e.g. two profiles for one account)."""
+
+
 def add_connection_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     """`--profile`, `--region`, `--endpoint-url` (see the module docstring)."""
     default = argparse.SUPPRESS if suppress else None
     group = parser.add_argument_group("connection")
     group.add_argument(
-        "--profile", default=default, help="AWS profile (default: AWS_PROFILE or the default)"
+        "--profile",
+        action="append",
+        default=default,
+        help=(
+            "AWS profile (default: AWS_PROFILE or the default); repeat it to watch several "
+            "accounts at once"
+        ),
     )
     group.add_argument(
         "--region",
+        action="append",
         type=_region,
         default=default,
-        help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)",
+        help=(
+            "AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's); repeat it "
+            "to watch several, each with every --profile"
+        ),
     )
     group.add_argument(
         "--endpoint-url",
@@ -98,18 +117,38 @@ def connection_options() -> argparse.ArgumentParser:
     return parent
 
 
+def _given(args: argparse.Namespace, option: str) -> list[str]:
+    """Every value of a connection option, in order, once each (a single value as well)."""
+    value = getattr(args, option, None)
+    if value is None:
+        return []
+    values = [value] if isinstance(value, str) else list(value)
+    return list(dict.fromkeys(values))
+
+
 def connection_settings(args: argparse.Namespace) -> ConnectionSettings:
+    """The one connection a command talks to; `ConnectionOptionsError` for several."""
     from tui.aws.session import ConnectionSettings
 
+    chosen: dict[str, str | None] = {}
+    for option in ("profile", "region"):
+        values = _given(args, option)
+        if len(values) > 1:
+            raise ConnectionOptionsError(
+                f"this command talks to one account and region; --{option} was given "
+                f"{len(values)} times ({', '.join(values)})"
+            )
+        chosen[option] = values[0] if values else None
     return ConnectionSettings(
-        profile=getattr(args, "profile", None),
-        region=getattr(args, "region", None),
+        profile=chosen["profile"],
+        region=chosen["region"],
         endpoint_url=getattr(args, "endpoint_url", None),
     )
 
 
 def _run_app(args: argparse.Namespace) -> int:
     from tui.app.app import make_app
+    from tui.app.contexts import watch_contexts
     from tui.app.settings import SettingsError, load_settings
 
     try:
@@ -117,10 +156,16 @@ def _run_app(args: argparse.Namespace) -> int:
             path=args.config,
             flags={"events_queue": args.events_queue, "read_only": args.read_only or None},
         )
+        contexts = watch_contexts(
+            settings,
+            profiles=_given(args, "profile"),
+            regions=_given(args, "region"),
+            endpoint_url=getattr(args, "endpoint_url", None),
+        )
     except SettingsError as exc:
         print(f"pipetop: {exc}", file=sys.stderr)
         return 2
-    make_app(settings, connection_settings(args)).run()
+    make_app(settings, contexts=contexts).run()
     return 0
 
 
@@ -162,6 +207,178 @@ def _add_demo_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     )
     _add_app_options(demo, suppress=True)
     demo.set_defaults(handler=_run_demo)
+
+
+def _queue_name(text: str) -> str:
+    from tui.aws.events_setup import check_queue_name
+
+    try:
+        return check_queue_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _rule_name(text: str) -> str:
+    from tui.aws.events_setup import check_rule_name
+
+    try:
+        return check_rule_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _pipeline_name(text: str) -> str:
+    from tui.aws.events_setup import check_pipeline_name
+
+    try:
+        return check_pipeline_name(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _run_events(args: argparse.Namespace) -> int:
+    """`pipetop events setup|teardown`: plan, print, apply, remember the queue in the config."""
+    import asyncio
+
+    from tui.app.settings import SettingsError, default_config_path
+    from tui.aws.events_setup import EventsSpec, SetupRefused, default_name
+
+    spec = EventsSpec(
+        queue_name=args.queue_name or default_name(),
+        rule_name=args.rule_name,
+        pipelines=tuple(getattr(args, "pipeline", None) or ()),
+    )
+    config = args.config or default_config_path()
+    teardown = args.events_command == "teardown"
+    try:
+        return asyncio.run(
+            _events_command(spec, connection_settings(args), config, args.dry_run, teardown)
+        )
+    except SetupRefused as exc:
+        print(f"pipetop: {exc}", file=sys.stderr)
+        return 1
+    except SettingsError as exc:
+        print(f"pipetop: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _events_command(
+    spec: EventsSpec, connection: ConnectionSettings, config: Path, dry_run: bool, teardown: bool
+) -> int:
+    from tui.app import config_edit
+    from tui.aws.events_setup import Change, EventsSetup, SetupRefused, Step
+    from tui.aws.session import AwsContext
+
+    command = "teardown" if teardown else "setup"
+    async with AwsContext(connection) as aws:
+        setup = EventsSetup(aws, spec)
+        try:
+            plan = await (setup.plan_teardown() if teardown else setup.plan())
+            endpoint = await aws.endpoint_url("sqs")
+            print(
+                f"pipetop events {command}{' (dry run)' if dry_run else ''}: "
+                f"region {aws.region}, {endpoint}"
+            )
+            if dry_run:
+                steps = list(plan.steps)
+                queue_url = plan.queue_url
+            else:
+                result = await (setup.apply_teardown(plan) if teardown else setup.apply(plan))
+                steps = list(result.steps)
+                queue_url = result.queue_url
+        except SetupRefused:
+            raise
+        except Exception as exc:
+            print(f"pipetop: events {command} failed: {aws.describe(exc)}", file=sys.stderr)
+            return 1
+    key = "events_queue"
+    remembered = config_edit.current(config, key)
+    if teardown:
+        held = queue_url is not None and remembered == queue_url
+        change = Change.REMOVE if held else Change.ABSENT
+        if held and not dry_run:
+            config_edit.forget(config, key, queue_url)
+    else:
+        if remembered == queue_url and queue_url is not None:
+            change = Change.EXISTS
+        else:
+            change = Change.UPDATE if remembered is not None else Change.CREATE
+        if queue_url is not None and not dry_run:
+            config_edit.remember(config, key, queue_url)
+    steps.append(Step("config", str(config), change, key))
+    for step in steps:
+        print("  " + step.line(done=not dry_run))
+    if teardown:
+        return 0
+    if queue_url is None:
+        print("Queue URL: known once the queue exists (run without --dry-run)")
+    else:
+        print(f"Queue URL: {queue_url}")
+    return 0
+
+
+def _add_events_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    events = commands.add_parser(
+        "events",
+        help="the SQS queue and EventBridge rule that bring CodePipeline events live",
+        description=(
+            "Live events: an SQS queue, filled by an EventBridge rule with CodePipeline's "
+            "events, that pipetop reads instead of polling."
+        ),
+    )
+    events_commands = events.add_subparsers(dest="events_command", metavar="COMMAND", required=True)
+    setup = events_commands.add_parser(
+        "setup",
+        parents=[connection_options()],
+        help="create the queue, its policy, the rule and its target (idempotent)",
+        description=(
+            "Create what is missing of: the SQS queue, the queue policy that lets only the "
+            "rule send to it, the EventBridge rule matching CodePipeline's events and its "
+            "target, the queue. Prints what exists and what it created, and remembers the "
+            "queue URL in the config file (events_queue). The default names are per user and "
+            "host: SQS hands each message to one reader, so a shared queue would split the "
+            "events between its readers."
+        ),
+    )
+    teardown = events_commands.add_parser(
+        "teardown",
+        parents=[connection_options()],
+        help="remove what setup created",
+        description=(
+            "Remove the rule's target, the rule and the queue if setup created them (their "
+            "tag says so), or setup's queue policy statement from a queue it did not create, "
+            "and the queue URL from the config file."
+        ),
+    )
+    for parser in (setup, teardown):
+        parser.add_argument(
+            "--queue-name",
+            type=_queue_name,
+            metavar="NAME",
+            help="SQS queue name (default: pipetop-events-<user>-<host>)",
+        )
+        parser.add_argument(
+            "--rule-name",
+            type=_rule_name,
+            metavar="NAME",
+            help="EventBridge rule name (default: the queue name)",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+        parser.add_argument(
+            "--config",
+            type=Path,
+            metavar="PATH",
+            help="settings file to remember the queue in (default: $PIPETOP_CONFIG or "
+            "~/.config/pipetop/config.toml)",
+        )
+        parser.set_defaults(handler=_run_events)
+    setup.add_argument(
+        "--pipeline",
+        action="append",
+        type=_pipeline_name,
+        metavar="NAME",
+        help="only this pipeline's events (repeat for several; default: every pipeline)",
+    )
 
 
 def _configure_logging(level: str) -> None:
@@ -285,6 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(handler=_run_app)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo_command(commands)
+    _add_events_commands(commands)
     _add_local_commands(commands)
     return parser
 
@@ -296,7 +514,11 @@ def main(argv: list[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 0
-    code: int = handler(args)
+    try:
+        code: int = handler(args)
+    except ConnectionOptionsError as exc:
+        print(f"pipetop: {exc}", file=sys.stderr)
+        return 2
     return code
 
 

@@ -1,9 +1,10 @@
 """EventBridge over AWS JSON 1.1 (`X-Amz-Target: AWSEvents.<Operation>`), over `engine.eventbus`.
 
 Served: PutRule, DescribeRule, ListRules, DeleteRule, EnableRule, DisableRule, PutTargets,
-ListTargetsByRule, RemoveTargets, ListRuleNamesByTarget, PutEvents, TestEventPattern, and
-CreateEventBus, DescribeEventBus, ListEventBuses, DeleteEventBus for named buses. Other
-operations of the model answer UnknownOperationException (the server's funnel).
+ListTargetsByRule, RemoveTargets, ListRuleNamesByTarget, PutEvents, TestEventPattern,
+ListTagsForResource (a rule's tags, given with PutRule when it was created; a bus has none
+here), and CreateEventBus, DescribeEventBus, ListEventBuses, DeleteEventBus for named buses.
+Other operations of the model answer UnknownOperationException (the server's funnel).
 
 AWS's rules kept here: PutRule creates or updates (a rule keeps its state when the update
 names none); DeleteRule of a missing rule succeeds, of a rule with targets is a
@@ -16,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from tui.local.api.paging import page
-from tui.local.engine.eventbus import EventBus, Rule, event_pattern_matches
+from tui.local.engine.eventbus import DEFAULT_BUS, EventBus, Rule, event_pattern_matches
+from tui.model.errors import ResourceNotFoundException
 
 Request = dict[str, Any]
 Response = dict[str, Any]
@@ -93,6 +95,19 @@ class EventsService:
         bus = self.bus.bus_name(request.get("EventBusName"))
         self.bus.set_state(bus, request["Name"], "DISABLED")
         return {}
+
+    def list_tags_for_resource(self, request: Request) -> Response:
+        arn = request["ResourceARN"]
+        prefix = f"arn:aws:events:{self.bus.region}:{self.bus.account}:"
+        kind, _, path = arn.removeprefix(prefix).partition("/")
+        if arn.startswith(prefix) and kind == "rule" and path:
+            bus, _, name = path.rpartition("/")
+            rule = self.bus.rules.get((bus or DEFAULT_BUS, name))
+            if rule is not None:
+                return {"Tags": list(rule.tags)}
+        elif arn.startswith(prefix) and kind == "event-bus" and path in self.bus.buses:
+            return {"Tags": []}
+        raise ResourceNotFoundException(f"Resource {arn} does not exist.")
 
     # Targets ------------------------------------------------------------------------------
     def put_targets(self, request: Request) -> Response:
