@@ -66,6 +66,7 @@ from tui.app.screens.pipeline import PipelineScreen
 from tui.app.screens.pipelines import PipelinesScreen
 from tui.app.settings import Settings
 from tui.app.widgets.status_bar import StatusBar
+from tui.aws.budget import BudgetSettings
 from tui.aws.errors import ClientProblem, ProblemKind
 from tui.aws.reconcile import ReconcileSettings
 from tui.aws.session import ConnectionSettings
@@ -285,6 +286,11 @@ def reconcile_settings(settings: Settings) -> ReconcileSettings:
     )
 
 
+def budget_settings(settings: Settings) -> BudgetSettings:
+    budget = settings.budget
+    return BudgetSettings(rate=budget.rate, burst=budget.burst, backoff_max=budget.backoff_max)
+
+
 def make_app(
     settings: Settings | None = None,
     connection: ConnectionSettings | None = None,
@@ -299,6 +305,7 @@ def make_app(
         events_queue=settings.events_queue,
         read_only=settings.read_only,
         reconcile=reconcile_settings(settings),
+        budget=budget_settings(settings),
         list_interval=settings.poll.pipelines,
         now=clock,
     )

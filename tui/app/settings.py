@@ -16,6 +16,8 @@ Layers, each overriding the one before, field by field (a table merges key by ke
     theme = "nord"
     [poll]
     interval = 5
+    [budget]
+    rate = 3            # CodePipeline requests a second, at most
     [keymap]
     logs = "L"          # binding id = key(s), comma-separated for several
 
@@ -73,6 +75,22 @@ class PollSettings(BaseModel):
     """...but never later than this after the burst's first event."""
 
 
+class RateBudgetSettings(BaseModel):
+    """How many CodePipeline requests a second pipetop allows itself, per connection
+    (`[budget]`; see `tui.aws.budget`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rate: float = Field(default=5.0, gt=0)
+    """Requests a second, sustained. CodePipeline publishes no quota; the account's other
+    users share whatever it is."""
+    burst: float = Field(default=10.0, ge=1)
+    """Requests that may go out at once after a quiet spell."""
+    backoff_max: float = Field(default=8.0, gt=0)
+    """After throttling, requests wait a random time up to a ceiling that doubles with each
+    throttle in a row, never above this (seconds)."""
+
+
 class Settings(BaseModel):
     """Everything about the app that a user may set (connection options are apart:
     `tui.aws.session.ConnectionSettings`)."""
@@ -86,6 +104,8 @@ class Settings(BaseModel):
     """Never send a mutating call (approve, reject, stop, retry, start, transitions)."""
     poll: PollSettings = Field(default_factory=PollSettings)
     """Poll and refresh intervals."""
+    budget: RateBudgetSettings = Field(default_factory=RateBudgetSettings)
+    """The CodePipeline request budget (`[budget]`: rate, burst, backoff_max)."""
     keymap: dict[str, str] = Field(default_factory=dict)
     """Key overrides by binding id (`logs = "L"`; several keys comma-separated). The ids are
     listed in the help screen and the README."""

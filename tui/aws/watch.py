@@ -42,6 +42,11 @@ Decisions recorded here:
 - [I] Data is "stale" from the first failed read after a successful one until the next
   successful read; `stale_since` is the time of the last successful update (what the screen
   shows is from then), or of the first failure when nothing was ever read.
+- [I] Data is also stale when nothing new arrived for `WatchStatus.stale_after` seconds
+  although no read failed (a hanging endpoint): twice the poll interval, or twice the list
+  interval while there is no pipeline to read. The status bar judges that on its own clock.
+- Every CodePipeline request goes through the watcher's `RateBudget` (one per watcher, so one
+  per connection); its throttled state and reduced rate are in the status.
 - Every failure becomes a `ClientProblem` in the status (never an exception out of `run()`);
   the app decides how to show it. `run()` returns after `close()`.
 """
@@ -57,6 +62,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from tui.aws.budget import BudgetSettings, BudgetState, RateBudget
 from tui.aws.errors import ClientProblem, NotFound, Throttled
 from tui.aws.feed import EventFeed, FeedMode, FeedStatus, QueueRef, choose_queue
 from tui.aws.pipelines import PipelineClient
@@ -103,6 +109,16 @@ class WatchStatus:
     """Set while reads fail: the data on screen is from then."""
     pipelines_listed: bool = False
     """ListPipelines has answered at least once (before that an empty list means "loading")."""
+    stale_after: float | None = None
+    """Seconds after `last_update` with no new data at which what the screen shows is stale
+    even though no read failed (reads hang, or nothing is read): twice the interval in which
+    some read should have succeeded."""
+    throttled: bool = False
+    """AWS throttled a CodePipeline request: pipetop runs below its rate budget for now."""
+    request_rate: float | None = None
+    """While throttled: the requests a second the budget allows now."""
+    events_malformed: int = 0
+    """Event messages that did not parse (skipped and deleted, see `feed.py`)."""
 
 
 @dataclass(frozen=True)
@@ -139,13 +155,16 @@ class Watcher:
         events_queue: str | None = None,
         read_only: bool = False,
         reconcile: ReconcileSettings | None = None,
+        budget: BudgetSettings | None = None,
         list_interval: float = 60.0,
         now: Callable[[], datetime] = utc_now,
         on_change: Callable[[frozenset[str]], None] | None = None,
         on_status: Callable[[WatchStatus], None] | None = None,
     ) -> None:
         self.aws = AwsContext(connection)
-        self.client = PipelineClient(self.aws, read_only=read_only)
+        self.budget = RateBudget(budget, on_change=self._budget_changed)
+        """The connection's CodePipeline request budget (`budget.py`): one per watcher."""
+        self.client = PipelineClient(self.aws, read_only=read_only, budget=self.budget)
         """CodePipeline reads and control calls (approve, stop, retry, ...) for the screens."""
         self.events_queue = events_queue
         self.list_interval = list_interval
@@ -161,7 +180,11 @@ class Watcher:
             is_active=snapshot_is_active,
         )
         self.workspace = WorkspaceView()
-        self.status = WatchStatus(endpoint_url=self.aws.settings.endpoint_url, read_only=read_only)
+        self.status = WatchStatus(
+            endpoint_url=self.aws.settings.endpoint_url,
+            read_only=read_only,
+            stale_after=2 * self.reconcile_settings.poll_interval,
+        )
         self.state_reads: Counter[str] = Counter()
         """GetPipelineState calls made, by pipeline."""
         self.events_applied = 0
@@ -289,7 +312,9 @@ class Watcher:
         self.scheduler.set_pipelines(s.name for s in summaries)
         first_answer = not self.status.pipelines_listed
         self._succeeded()
-        self._set_status(pipelines_listed=True)
+        # With no pipeline to read, only the list says the connection still works.
+        interval = self.reconcile_settings.poll_interval if summaries else self.list_interval
+        self._set_status(pipelines_listed=True, stale_after=2 * interval)
         self._update(workspace, set(workspace.pipelines) | before, force=first_answer)
 
     async def _identify(self) -> None:
@@ -441,10 +466,19 @@ class Watcher:
 
     def _on_feed_status(self, status: FeedStatus) -> None:
         self.scheduler.set_live(status.live)
-        changes: dict[str, Any] = {"feed_mode": status.mode, "feed_text": status.text}
+        changes: dict[str, Any] = {
+            "feed_mode": status.mode,
+            "feed_text": status.text,
+            "events_malformed": status.malformed,
+        }
         if status.problem is not None:
             changes["problem"] = status.problem
         self._set_status(**changes)
+
+    def _budget_changed(self, state: BudgetState) -> None:
+        self._set_status(
+            throttled=state.throttled, request_rate=state.rate if state.throttled else None
+        )
 
     # Status and changes ----------------------------------------------------------------------
 

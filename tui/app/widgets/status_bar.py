@@ -5,7 +5,11 @@
 The app sets `status` (a `WatchStatus`); once a second the bar checks whether the age of the
 last update reads differently and redraws itself if so (no recompose, and nothing drawn
 while nothing changes). While reads fail it shows
-"stale since HH:MM:SS" and the problem's title instead of the age.
+"stale since HH:MM:SS" and the problem's title instead of the age; so it does when no new
+data arrived for `status.stale_after` seconds (twice the poll interval) although nothing
+failed, e.g. an endpoint that accepts requests and never answers. While AWS throttles,
+"▲ throttled · N req/s" says how far pipetop slowed down; event messages that did not parse
+are counted after the feed ("3 malformed skipped").
 
 Decisions recorded here:
 
@@ -75,6 +79,8 @@ class StatusBar(Widget):
             if status is not None and status.last_update is not None
             else ""
         )
+        if status is not None and self._stale_by_age(status):
+            reading = "stale"
         if reading != self._age_reading:
             self._age_reading = reading
             self.refresh()
@@ -105,6 +111,14 @@ class StatusBar(Widget):
         feed_glyph, tone = _FEED_GLYPHS.get(status.feed_mode, ("?", "muted"))
         line.append(f"{feed_glyph} ", style=palette.style(tone))  # type: ignore[arg-type]
         line.append(status.feed_text, style=palette.style(tone))  # type: ignore[arg-type]
+        if status.events_malformed:
+            line.append(
+                f" · {status.events_malformed} malformed skipped", style=palette.style("warning")
+            )
+        if status.throttled:
+            line.append(SEPARATOR, style=palette.style("muted"))
+            rate = f" · {status.request_rate:.1f} req/s" if status.request_rate else ""
+            line.append(f"▲ throttled{rate}", style=palette.style("warning"))
         line.append(SEPARATOR, style=palette.style("muted"))
         line.append_text(self._freshness(status, palette))
         if status.endpoint_url:
@@ -116,7 +130,19 @@ class StatusBar(Widget):
             line.append(_shorten(url, 40), style=palette.style("muted"))
         return line
 
+    def _stale_by_age(self, status: WatchStatus) -> bool:
+        """No new data for longer than the watcher expects, though no read failed."""
+        if status.stale_after is None or status.last_update is None:
+            return False
+        return (self._now() - status.last_update).total_seconds() > status.stale_after
+
     def _freshness(self, status: WatchStatus, palette: Palette) -> Text:
+        if status.stale_since is None and self._stale_by_age(status):
+            assert status.last_update is not None
+            return Text(
+                f"stale since {local_time(status.last_update)} (no answer)",
+                style=palette.style("error"),
+            )
         if status.stale_since is not None:
             text = Text(
                 f"stale since {local_time(status.stale_since)}", style=palette.style("error")
