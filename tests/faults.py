@@ -36,9 +36,7 @@ class ControlError(AssertionError):
         super().__init__(f"{status} {self.code}: {self.message}")
 
 
-def control(
-    endpoint: HasUrl, path: str, method: str = "GET", body: Any = None
-) -> dict[str, Any]:
+def control(endpoint: HasUrl, path: str, method: str = "GET", body: Any = None) -> dict[str, Any]:
     """Call a `/_local/<path>` route; returns its JSON answer, raises ControlError on a 4xx."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
