@@ -381,6 +381,136 @@ def _add_events_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
     )
 
 
+_NAME = re.compile(r"[A-Za-z0-9.@\-_]{1,100}")
+_EXECUTION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SCRIPT_EXITS = (
+    "exit status: 0 done; 2 bad arguments; 3 no such pipeline, stage, action or execution; "
+    "4 AWS problem (credentials, access, network, refusal); 130 interrupted"
+)
+
+
+def _stage_or_action(text: str) -> str:
+    if _NAME.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(
+            f"not a stage or action name (1-100 of A-Z a-z 0-9 . @ - _): {text!r}"
+        )
+    return text
+
+
+def _execution_id(text: str) -> str:
+    if _EXECUTION_ID.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(
+            f"not a pipeline execution id (a lowercase uuid): {text!r}"
+        )
+    return text
+
+
+def _summary(text: str) -> str:
+    from tui.scripts.approve import MAX_SUMMARY
+
+    if len(text) > MAX_SUMMARY:
+        raise argparse.ArgumentTypeError(
+            f"the summary is {len(text)} characters; at most {MAX_SUMMARY} are allowed"
+        )
+    return text
+
+
+def _run_approve(args: argparse.Namespace) -> int:
+    from tui.scripts.approve import ApprovalRequest, approve
+    from tui.scripts.script import run_script
+
+    request = ApprovalRequest(
+        pipeline=args.pipeline,
+        stage=args.stage,
+        action=args.action,
+        summary=args.summary,
+        status="Rejected" if args.reject else "Approved",
+        execution_id=args.execution,
+    )
+    return run_script(
+        "approve",
+        connection_settings(args),
+        lambda pipelines: approve(pipelines, request, sys.stdout),
+    )
+
+
+def _run_watch(args: argparse.Namespace) -> int:
+    from tui.scripts.script import run_script
+    from tui.scripts.watch import WatchOptions, watch
+
+    options = WatchOptions(
+        pipeline=args.pipeline,
+        execution_id=args.execution,
+        interval=args.interval,
+        exit_status=args.exit_status,
+    )
+    return run_script(
+        "watch", connection_settings(args), lambda pipelines: watch(pipelines, options, sys.stdout)
+    )
+
+
+def _add_script_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    approve = commands.add_parser(
+        "approve",
+        parents=[connection_options()],
+        help="approve or reject a pending manual approval",
+        description=(
+            "Answer the manual approval waiting on ACTION of STAGE: the token is looked up "
+            "(GetPipelineState, or ListActionExecutions for PARALLEL pipelines), never typed."
+        ),
+        epilog=(
+            f"{_SCRIPT_EXITS}; 8 no approval pending on that action; 9 the approval was "
+            "answered or expired meanwhile"
+        ),
+    )
+    approve.add_argument("pipeline", type=_pipeline_name, metavar="PIPELINE")
+    approve.add_argument("--stage", required=True, type=_stage_or_action, metavar="STAGE")
+    approve.add_argument("--action", required=True, type=_stage_or_action, metavar="ACTION")
+    approve.add_argument(
+        "--summary", required=True, type=_summary, metavar="TEXT", help="recorded with the answer"
+    )
+    approve.add_argument("--reject", action="store_true", help="reject instead of approving")
+    approve.add_argument(
+        "--execution",
+        type=_execution_id,
+        metavar="ID",
+        help="answer only this execution's approval (needed when several wait, PARALLEL mode)",
+    )
+    approve.set_defaults(handler=_run_approve)
+
+    watch = commands.add_parser(
+        "watch",
+        parents=[connection_options()],
+        help="follow an execution in plain text until it ends",
+        description=(
+            "Print one line per stage or action change of an execution (UTC time, subject, "
+            "status, detail) until it ends; colour only on a terminal without NO_COLOR. "
+            "Without --execution, follows the newest execution in flight, else the newest."
+        ),
+        epilog=(
+            f"{_SCRIPT_EXITS}. With --exit-status: 0 succeeded, 1 failed, 5 stopped, "
+            "6 superseded, 7 cancelled."
+        ),
+    )
+    watch.add_argument("pipeline", type=_pipeline_name, metavar="PIPELINE")
+    watch.add_argument(
+        "--execution", type=_execution_id, metavar="ID", help="the execution to follow"
+    )
+    watch.add_argument(
+        "--interval",
+        type=_interval,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds between polls (default: 5)",
+    )
+    watch.add_argument(
+        "--exit-status",
+        action="store_true",
+        help="exit with a status saying how the execution ended (else 0 once it ends)",
+    )
+    watch.set_defaults(handler=_run_watch)
+
+
 def _configure_logging(level: str) -> None:
     logging.basicConfig(
         stream=sys.stderr,
@@ -503,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     _add_demo_command(commands)
     _add_events_commands(commands)
+    _add_script_commands(commands)
     _add_local_commands(commands)
     return parser
 
