@@ -268,6 +268,11 @@ def _queue_missing(exc: BaseException) -> bool:
     }
 
 
+QUEUE_DELETED_RECENTLY = frozenset(
+    {"AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"}
+)
+
+
 def _rule_missing(exc: BaseException) -> bool:
     return _error_code(exc) == "ResourceNotFoundException"
 
@@ -451,11 +456,19 @@ class EventsSetup:
         changes = {step.kind: step.change for step in plan.steps}
 
         if changes["queue"] is Change.CREATE:
-            answer = await sqs.create_queue(
-                QueueName=spec.queue_name,
-                Attributes={"MessageRetentionPeriod": str(RETENTION_SECONDS)},
-                tags={MANAGED_TAG_KEY: MANAGED_TAG_VALUE},
-            )
+            try:
+                answer = await sqs.create_queue(
+                    QueueName=spec.queue_name,
+                    Attributes={"MessageRetentionPeriod": str(RETENTION_SECONDS)},
+                    tags={MANAGED_TAG_KEY: MANAGED_TAG_VALUE},
+                )
+            except Exception as exc:
+                if _error_code(exc) not in QUEUE_DELETED_RECENTLY:
+                    raise
+                raise SetupRefused(
+                    f"the queue {spec.queue_name} was deleted less than 60 s ago and SQS "
+                    "refuses its name until then; run setup again in a minute"
+                ) from None
             seen.queue_url = str(answer["QueueUrl"])
             attributes = await sqs.get_queue_attributes(
                 QueueUrl=seen.queue_url, AttributeNames=["QueueArn"]
