@@ -203,7 +203,7 @@ def test_the_rate_never_drops_below_its_floor() -> None:
 
 def test_after_the_storm_the_rate_grows_back_and_the_throttled_state_ends() -> None:
     time = FakeTime(start=0.0)
-    made, changes = budget(time, Dice(0.0), rate=4.0, burst=4.0, recovery=1.0)
+    made, changes = budget(time, Dice(0.0), rate=4.0, burst=4.0, recovery=0.25)
     for _ in range(20):
         made.delay()
         time.now += 0.25

@@ -24,8 +24,8 @@ How it works:
   `backoff_base * 2**n`, capped at `backoff_max`; n counts throttles in a row) or the
   service's Retry-After if it sent one and it is longer. Throttles within `cooldown` of the
   last decrease count once (requests in flight together are throttled together).
-- Each answer that is not throttled lets the rate grow back by `recovery` requests a second
-  per second (additive increase), up to `rate`. `state.throttled` is true from the first
+- Each answer that is not throttled lets the rate grow back by `recovery` times `rate`
+  requests a second per second (additive increase), up to `rate`. `state.throttled` is true from the first
   throttle until the rate is whole again; `on_change(state)` is called when that flips and on
   every new throttle, never per request.
 - Waits are stretched by up to `jitter` of themselves (uniformly), so connections (or tasks)
@@ -34,7 +34,7 @@ How it works:
 Decisions recorded here [I]:
 
 - Defaults: 5 requests a second sustained, bursts of 10, backoff from 1 s up to 8 s, halve on
-  throttling, regain 0.5 request/s per second (about 10 s from the floor to the full rate),
+  throttling, regain a fifth of the rate per second (5 s from the floor to the full rate),
   floor 0.2/s. [I] The backoff cap (8 s) is below the default poll interval (10 s): once a
   throttling storm ends, the next request goes out within one interval, so the screen is fresh
   again within two.
@@ -75,8 +75,8 @@ class BudgetSettings:
     """On throttling the rate becomes this fraction of the rate actually used."""
     min_rate: float = 0.2
     """The rate never drops below this (requests a second)."""
-    recovery: float = 0.5
-    """Requests a second regained per second without throttling."""
+    recovery: float = 0.2
+    """The fraction of `rate` regained per second without throttling."""
     cooldown: float = 1.0
     """Throttles within this many seconds of the last decrease count as one."""
     window: float = 5.0
@@ -251,7 +251,8 @@ class RateBudget:
             self._set(throttled=False)
             return
         quiet_since = max(self._adjusted, self.state.backoff_until)
-        rate = min(limit, self._rate + self.settings.recovery * max(0.0, now - quiet_since))
+        regained = self.settings.recovery * limit * max(0.0, now - quiet_since)
+        rate = min(limit, self._rate + regained)
         self._adjusted = now
         self._rate = rate
         self._bucket.set_rate(now, rate)
