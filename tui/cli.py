@@ -270,6 +270,8 @@ async def _events_command(
     from tui.aws.session import AwsContext
 
     command = "teardown" if teardown else "setup"
+    key = "events_queue"
+    remembered = config_edit.current(config, key)
     async with AwsContext(connection) as aws:
         setup = EventsSetup(aws, spec)
         try:
@@ -291,8 +293,6 @@ async def _events_command(
         except Exception as exc:
             print(f"pipetop: events {command} failed: {aws.describe(exc)}", file=sys.stderr)
             return 1
-    key = "events_queue"
-    remembered = config_edit.current(config, key)
     if teardown:
         held = queue_url is not None and remembered == queue_url
         change = Change.REMOVE if held else Change.ABSENT

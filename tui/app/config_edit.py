@@ -87,7 +87,14 @@ def forget(path: Path, key: str, value: Any) -> bool:
 
 
 def current(path: Path, key: str) -> Any:
-    """The top-level `key` in the file (None when absent or the file is missing)."""
+    """The top-level `key` in the file (None when absent or the file is missing);
+    `SettingsError` when the file could not be edited (unreadable, not TOML, not settings), so
+    a command can refuse before it changes anything elsewhere."""
     if not path.exists():
         return None
-    return _load(path).get(key)
+    document = _load(path)
+    try:
+        Settings.model_validate(tomllib.loads(tomlkit.dumps(document)))
+    except ValidationError as exc:
+        raise SettingsError(f"{path}: {exc.errors()[0]['msg']}") from None
+    return document.get(key)

@@ -405,7 +405,9 @@ class EventsSetup:
         if seen.queue_url is None:
             steps.append(Step("queue", spec.queue_name, Change.CREATE, "standard, 1 h retention"))
         else:
-            note = "created by pipetop events setup" if seen.queue_ours else "made elsewhere, used"
+            note = (
+                "made by pipetop events setup" if seen.queue_ours else "made elsewhere, used as is"
+            )
             steps.append(Step("queue", spec.queue_name, Change.EXISTS, note))
 
         if seen.rule_arn is None:

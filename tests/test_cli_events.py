@@ -1,0 +1,248 @@
+"""`pipetop events setup` / `teardown` as a user runs them: output, exit codes, the config file
+remembering the queue, and the app's watcher reading that queue."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.aws.moto_server import free_port
+from tests.endpoint import Endpoint
+from tui.app.settings import load_settings
+from tui.aws.feed import FeedMode
+from tui.aws.session import ConnectionSettings
+from tui.aws.watch import Watcher
+from tui.cli import main
+
+QUEUE = "pipetop-events-alice-laptop"
+CONFIG = """\
+# pipetop settings
+theme = "nord"   # the dark one
+
+[poll]
+interval = 5  # seconds
+"""
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def queue_url_of(output: str) -> str:
+    [line] = [line for line in output.splitlines() if line.startswith("Queue URL: ")]
+    return line.removeprefix("Queue URL: ")
+
+
+async def test_setup_in_a_real_process_remembers_the_queue_the_app_then_reads(
+    endpoint: Endpoint, tmp_path: Path
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    env = {"PIPETOP_CONFIG": str(config)}
+    first = await asyncio.to_thread(
+        run_cli, "events", "setup", "--endpoint-url", endpoint.url, "--queue-name", QUEUE, env=env
+    )
+    assert first.returncode == 0, first.stderr
+    assert first.stderr == ""
+    out = first.stdout
+    assert out.startswith(f"pipetop events setup: region us-east-1, {endpoint.url}\n")
+    created = [line for line in out.splitlines() if line.strip().startswith("created")]
+    assert [line.split()[1] for line in created] == ["queue", "rule", "queue", "rule", "config"]
+    url = queue_url_of(out)
+    assert url == endpoint.client("sqs").get_queue_url(QueueName=QUEUE)["QueueUrl"]
+
+    # The config keeps the user's comments, keys and tables, and now holds the queue.
+    text = config.read_text()
+    assert "# pipetop settings" in text
+    assert 'theme = "nord"   # the dark one' in text
+    assert "interval = 5  # seconds" in text
+    settings = load_settings(path=config, environ={})
+    assert settings.events_queue == url
+    assert settings.theme == "nord"
+    assert settings.poll.interval == 5
+
+    # Again: nothing created, everything found, the config untouched.
+    second = await asyncio.to_thread(
+        run_cli, "events", "setup", "--endpoint-url", endpoint.url, "--queue-name", QUEUE, env=env
+    )
+    assert second.returncode == 0, second.stderr
+    assert not [ln for ln in second.stdout.splitlines() if ln.strip().startswith("created")]
+    assert len([ln for ln in second.stdout.splitlines() if ln.strip().startswith("exists")]) == 5
+    assert queue_url_of(second.stdout) == url
+    assert config.read_text() == text
+
+    # The app's watcher, given what the app reads from the settings, goes live on that queue.
+    statuses: list[FeedMode] = []
+    watcher = Watcher(
+        ConnectionSettings(endpoint_url=endpoint.url, max_attempts=1),
+        events_queue=settings.events_queue,
+        on_status=lambda status: statuses.append(status.feed_mode),
+    )
+    task = asyncio.ensure_future(watcher.run())
+    try:
+        for _ in range(500):
+            if watcher.feed is not None and watcher.feed.status.live:
+                break
+            await asyncio.sleep(0.02)
+        assert watcher.feed is not None
+        assert watcher.feed.status.live
+        assert watcher.feed.status.queue_url == url
+    finally:
+        await watcher.close()
+        await task
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(
+    endpoint: Endpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    code = main(
+        [
+            "events",
+            "setup",
+            "--dry-run",
+            "--endpoint-url",
+            endpoint.url,
+            "--queue-name",
+            QUEUE,
+            "--pipeline",
+            "web",
+            "--pipeline",
+            "api",
+            "--config",
+            str(config),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "(dry run)" in out.splitlines()[0]
+    would = [line for line in out.splitlines() if "would create" in line]
+    assert len(would) == 5
+    assert "CodePipeline events of pipelines api, web" in out
+    assert "Queue URL: known once the queue exists" in out
+    assert not config.exists()
+    assert endpoint.client("sqs").list_queues().get("QueueUrls", []) == []
+    assert endpoint.client("events").list_rules()["Rules"] == []
+
+
+def test_teardown_forgets_the_queue_and_keeps_the_rest_of_the_config(
+    endpoint: Endpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG)
+    common = ["--endpoint-url", endpoint.url, "--queue-name", QUEUE, "--config", str(config)]
+    assert main(["events", "setup", *common]) == 0
+    url = queue_url_of(capsys.readouterr().out)
+    assert load_settings(path=config, environ={}).events_queue == url
+
+    assert main(["events", "teardown", "--dry-run", *common]) == 0
+    out = capsys.readouterr().out
+    assert len([line for line in out.splitlines() if "would remove" in line]) == 4
+    assert load_settings(path=config, environ={}).events_queue == url
+
+    assert main(["events", "teardown", *common]) == 0
+    out = capsys.readouterr().out
+    removed = [line.split()[1] for line in out.splitlines() if line.strip().startswith("removed")]
+    assert removed == ["rule", "rule", "queue", "config"]
+    assert config.read_text() == CONFIG
+    assert endpoint.client("sqs").list_queues().get("QueueUrls", []) == []
+
+    assert main(["events", "teardown", *common]) == 0
+    out = capsys.readouterr().out
+    assert len([line for line in out.splitlines() if line.strip().startswith("absent")]) == 4
+
+
+def test_a_config_remembering_another_queue_is_updated(
+    endpoint: Endpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    old = "https://sqs.eu-west-1.amazonaws.com/123456789012/old"
+    config.write_text(f'events_queue = "{old}"\n' + CONFIG)
+    args = ["--endpoint-url", endpoint.url, "--queue-name", QUEUE, "--config", str(config)]
+    assert main(["events", "setup", *args]) == 0
+    out = capsys.readouterr().out
+    assert "updated       config" in out
+    assert load_settings(path=config, environ={}).events_queue == queue_url_of(out)
+    # Teardown forgets only the queue it removed; another one would be left alone.
+    config.write_text(f'events_queue = "{old}"\n' + CONFIG)
+    assert main(["events", "teardown", *args]) == 0
+    assert load_settings(path=config, environ={}).events_queue == old
+
+
+def test_bad_input_is_refused_before_anything_happens(
+    endpoint: Endpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for args, message in (
+        (["--queue-name", "has space"], "SQS queue name"),
+        (["--queue-name", "orders.fifo"], "FIFO"),
+        (["--rule-name", "r" * 65], "rule name"),
+        (["--pipeline", "no/slash"], "pipeline name"),
+        (["--endpoint-url", "not-a-url"], "not an http(s) URL"),
+    ):
+        with pytest.raises(SystemExit) as caught:
+            main(["events", "setup", "--endpoint-url", endpoint.url, *args])
+        assert caught.value.code == 2
+        assert message in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["events", "teardown", "--pipeline", "web"])
+    assert "unrecognized arguments" in capsys.readouterr().err
+
+    # A config file setup could not write back is refused before AWS is touched.
+    broken = tmp_path / "broken.toml"
+    broken.write_text("theme = \n")
+    assert main(["events", "setup", "--endpoint-url", endpoint.url, "--config", str(broken)]) == 1
+    assert "not valid TOML" in capsys.readouterr().err
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("colour = 'red'\n")
+    assert main(["events", "setup", "--endpoint-url", endpoint.url, "--config", str(unknown)]) == 1
+    assert "unknown.toml" in capsys.readouterr().err
+    assert endpoint.client("sqs").list_queues().get("QueueUrls", []) == []
+    assert unknown.read_text() == "colour = 'red'\n"
+
+
+def test_an_unreachable_endpoint_fails_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    url = f"http://127.0.0.1:{free_port()}"
+    assert main(["events", "setup", "--endpoint-url", url, "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("pipetop: events setup failed: ")
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+    assert not config.exists()
+
+
+def test_a_foreign_rule_is_refused_with_exit_1(
+    endpoint: Endpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    endpoint.client("events").put_rule(Name=QUEUE, EventPattern=json.dumps({"source": ["x"]}))
+    code = main(
+        [
+            "events",
+            "setup",
+            "--endpoint-url",
+            endpoint.url,
+            "--queue-name",
+            QUEUE,
+            "--config",
+            str(tmp_path / "c.toml"),
+        ]
+    )
+    assert code == 1
+    assert "--rule-name" in capsys.readouterr().err
+    assert not (tmp_path / "c.toml").exists()
