@@ -199,6 +199,22 @@ def test_bad_input_is_refused_before_anything_happens(
         main(["events", "teardown", "--pipeline", "web"])
     assert "unrecognized arguments" in capsys.readouterr().err
 
+    # One account and region at a time: a queue and a rule belong to one of each.
+    code = main(
+        [
+            "events",
+            "setup",
+            "--endpoint-url",
+            endpoint.url,
+            "--region",
+            "us-east-1",
+            "--region",
+            "eu-west-1",
+        ]
+    )
+    assert code == 2
+    assert "one account and region" in capsys.readouterr().err
+
     # A config file setup could not write back is refused before AWS is touched.
     broken = tmp_path / "broken.toml"
     broken.write_text("theme = \n")

@@ -251,9 +251,12 @@ def _run_events(args: argparse.Namespace) -> int:
     config = args.config or default_config_path()
     teardown = args.events_command == "teardown"
     try:
-        return asyncio.run(
-            _events_command(spec, connection_settings(args), config, args.dry_run, teardown)
-        )
+        connection = connection_settings(args)
+    except ConnectionOptionsError as exc:
+        print(f"pipetop: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(_events_command(spec, connection, config, args.dry_run, teardown))
     except SetupRefused as exc:
         print(f"pipetop: {exc}", file=sys.stderr)
         return 1

@@ -28,6 +28,18 @@ Decisions recorded here:
 - [I] Environment variables are read only for fields that exist (`PIPETOP_FOO` is ignored,
   other tools share the prefix); the config file is strict: an unknown key is an error naming
   the file, because a typo there would otherwise be silently ignored.
+- Profiles: a `[profiles.<name>]` table holds what differs for one AWS profile (the
+  `--profile`, else AWS_PROFILE): `production = true` gives the status bar a banner of its
+  own colour and makes every confirmation ask for the pipeline's name typed out;
+  `read_only = true` hides every control and refuses mutating calls, as `--read-only` does.
+
+      [profiles.prod]
+      production = true
+      read_only = false
+
+  [I] `for_profile(name)` folds the profile's table into the settings once, when the app is
+  made; read-only is the OR of the flag, the top-level key and the profile's key, so nothing
+  in a profile can lift a `--read-only` given on the command line.
 - Nothing here reads a clock or the terminal: the tests build `Settings(...)` directly with
   `animations=False` and `mask_ids=True`, and inject a fixed clock into `make_app`.
 """
@@ -91,6 +103,18 @@ class RateBudgetSettings(BaseModel):
     throttle in a row, never above this (seconds)."""
 
 
+class ProfileSettings(BaseModel):
+    """What is set for one AWS profile (`[profiles.<name>]`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    production: bool = False
+    """A production account: a banner of its own colour, and confirmations that ask for the
+    pipeline's name typed out."""
+    read_only: bool = False
+    """Never send a mutating call with this profile."""
+
+
 class Settings(BaseModel):
     """Everything about the app that a user may set (connection options are apart:
     `tui.aws.session.ConnectionSettings`)."""
@@ -101,7 +125,11 @@ class Settings(BaseModel):
     """URL of the SQS queue an EventBridge rule fills with CodePipeline events (see
     `pipetop events setup`). Without it pipetop polls."""
     read_only: bool = False
-    """Never send a mutating call (approve, reject, stop, retry, start, transitions)."""
+    """Never send a mutating call (approve, reject, stop, retry, start, transitions, rollback)."""
+    production: bool = False
+    """Treat the connection as production (set per profile in `[profiles.<name>]`)."""
+    profiles: dict[str, ProfileSettings] = Field(default_factory=dict)
+    """Settings by AWS profile name (see the module docstring)."""
     poll: PollSettings = Field(default_factory=PollSettings)
     """Poll and refresh intervals."""
     budget: RateBudgetSettings = Field(default_factory=RateBudgetSettings)
@@ -127,6 +155,18 @@ class Settings(BaseModel):
             if not keys.strip():
                 raise ValueError(f"keymap.{binding_id} has no key")
         return keymap
+
+    def for_profile(self, name: str | None) -> Settings:
+        """These settings with the table of profile `name` folded in (unchanged without one)."""
+        profile = self.profiles.get(name) if name else None
+        if profile is None:
+            return self
+        return self.model_copy(
+            update={
+                "production": self.production or profile.production,
+                "read_only": self.read_only or profile.read_only,
+            }
+        )
 
     @field_validator("events_queue")
     @classmethod
