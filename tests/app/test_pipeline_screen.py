@@ -334,18 +334,18 @@ async def test_a_queued_pipeline_shows_one_execution_at_a_time(
         await wait_until(
             pilot, lambda: "2 in progress" in rendered(page.query_one(ExecutionHeader))
         )
-        await pilot.press("x")
+        await pilot.press("n")
         assert page.selected_execution == two
         # Execution `two` has not reached Deploy: there its Ship has not run.
         await wait_until(pilot, lambda: status_of(app, "Ship") is None)
         assert status_of(app, "Package") == "InProgress"
         assert "1 of 2 in progress" in rendered(page.query_one(ExecutionHeader))
-        await pilot.press("x")
+        await pilot.press("n")
         assert page.selected_execution == one
         await wait_until(pilot, lambda: status_of(app, "Ship") == "InProgress")
         assert status_of(app, "Package") == "Succeeded"
         assert "2 of 2 in progress" in rendered(page.query_one(ExecutionHeader))
-        await pilot.press("x")
+        await pilot.press("n")
         assert page.selected_execution is None
         assert "the latest execution in each stage" in rendered(page.query_one(ExecutionHeader))
         for name in (f"ship-{one}", f"build-{two}", f"ship-{two}"):
@@ -361,5 +361,5 @@ async def test_next_execution_is_hidden_for_superseded_pipelines(endpoint: Endpo
     async with app.run_test(size=SIZE) as pilot:
         await open_pipeline(app, pilot, "web", 2)
         assert screen(app).check_action("next_execution", ()) is False
-        await pilot.press("x")
+        await pilot.press("n")
         assert screen(app).selected_execution is None

@@ -31,7 +31,11 @@ dimmed (`check_action` returns None) and does nothing.
 Decisions recorded here:
 
 - Bindings carry ids; `Settings.keymap` remaps them (`App.set_keymap`). App-level ids:
-  `quit`, `help`, `refresh`. The screens' ids are in their modules.
+  `quit`, `help`, `refresh`, `approvals` (`A`: every approval waiting, across pipelines).
+  The screens' ids are in their modules.
+- [I] A production profile (`Settings.production`) sets the class `-production` on the app:
+  the status bar of every screen takes the error colour as its background, a banner no one
+  mistakes for another account.
 - The watcher starts after the first refresh (`call_after_refresh`): aiobotocore is imported
   by its first call and must not delay the first frame.
 - [I] Notification severity: throttling, a missing resource and read-only refusals are
@@ -43,6 +47,7 @@ Decisions recorded here:
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -109,6 +114,7 @@ class PipetopApp(App[None]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", id="help"),
         Binding("ctrl+r", "refresh", "Refresh", show=False, id="refresh"),
+        Binding("A", "approvals", "Approvals", id="approvals"),
     ]
     SCREEN_FACTORIES: ClassVar[dict[str, ScreenFactory]] = {
         "logs": lazy_screen("tui.app.screens.logs", "LogsScreen"),
@@ -138,6 +144,8 @@ class PipetopApp(App[None]):
     def on_mount(self) -> None:
         if not self.settings.animations:
             self.animation_level = "none"
+        # A production profile: the status bar takes its own colour (pipetop.tcss).
+        self.set_class(self.settings.production, "-production")
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         else:
@@ -266,6 +274,16 @@ class PipetopApp(App[None]):
     def action_help(self) -> None:
         self.open_help()
 
+    def action_approvals(self) -> None:
+        """Every approval waiting, across pipelines (tui/app/screens/approvals.py)."""
+        from tui.app.screens.approvals import ApprovalsScreen
+
+        if isinstance(self.screen, ApprovalsScreen):
+            return
+        self.push_screen(
+            ApprovalsScreen(self.watcher, clock=self.clock, production=self.settings.production)
+        )
+
     def action_refresh(self) -> None:
         """Re-read the list and the pipeline on screen now."""
         self.watcher.refresh()
@@ -300,6 +318,9 @@ def make_app(
     """The app for the CLI and the tests: settings (layered by `load_settings`), where to
     connect, and the clock every age and elapsed time is measured with."""
     settings = settings or Settings()
+    # The profile's table ([profiles.<name>]: production, read_only) applies from here on.
+    profile = (connection.profile if connection else None) or os.environ.get("AWS_PROFILE")
+    settings = settings.for_profile(profile or os.environ.get("AWS_DEFAULT_PROFILE"))
     watcher = Watcher(
         connection,
         events_queue=settings.events_queue,

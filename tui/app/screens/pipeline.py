@@ -13,12 +13,22 @@ the execution the panels show (`ExecutionHeader`). The focused action (arrows, j
 what `l` (logs) and `o` (artifacts) act on; `h` opens the history; escape goes back.
 
 QUEUED and PARALLEL pipelines run several executions at once: GetPipelineState shows, per
-stage, the newest execution that entered it. `x` cycles through the executions in
+stage, the newest execution that entered it. `n` cycles through the executions in
 progress: the panels then show that execution's own action runs (ListActionExecutions,
 re-read whenever the pipeline changes), and back to the latest state after the last one.
 
+Controls act on the focused stage or action, each in its own dialog (tui/app/screens/:
+approval, retry, stop, release, transition, rollback), confirmed before anything is sent:
+`a` approve/reject (the focused pending approval, or the pipeline's only one wherever the
+focus is), `r` retry a failed or stopped stage, `x` stop the execution in the focused stage
+(else the one shown), `s` release a change (start an execution), `t` disable/enable the
+focused stage's inbound transition, `b` roll the focused stage back. A control that does not
+apply to the focus is dimmed; in read-only mode (`--read-only`, `read_only` in the config or
+the profile's table) every control is hidden.
+
 Decisions recorded here:
 
+- [I] `x` is stop, so cycling through executions in progress is `n`.
 - [I] `h` and `l` are history and logs (the product's keys), so moving between stages is
   ←/→ (and tab); up/down and j/k move between the actions of a stage. Every key is
   remappable by binding id (`Settings.keymap`).
@@ -36,7 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import partial
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
@@ -62,7 +72,13 @@ from tui.model.projection import ActionView, ArtifactView, ExecutionView, StageV
 from tui.model.state import ActionExecutionDetail
 from tui.model.view import PipelineView, WorkspaceView
 
+if TYPE_CHECKING:
+    from tui.app.screens.approval import PendingApproval
+
 CONCURRENT_MODES = frozenset({"QUEUED", "PARALLEL"})
+CONTROLS = frozenset({"approve", "retry", "stop", "release", "transition", "rollback"})
+RETRYABLE = frozenset({"Failed", "Stopped"})
+STOPPABLE = frozenset({"InProgress", "Stopping"})
 
 
 class StageStrip(HorizontalScroll, can_focus=False, inherit_bindings=False):
@@ -153,7 +169,13 @@ class PipelineScreen(Screen[None]):
         Binding("l", "logs", "Logs", id="logs"),
         Binding("o", "artifacts", "Artifacts", id="artifacts"),
         Binding("h", "history", "History", id="history"),
-        Binding("x", "next_execution", "Next execution", id="next-execution"),
+        Binding("n", "next_execution", "Next execution", id="next-execution"),
+        Binding("a", "approve", "Approve", id="approve"),
+        Binding("r", "retry", "Retry", id="retry"),
+        Binding("x", "stop", "Stop", id="stop"),
+        Binding("s", "release", "Release", id="release"),
+        Binding("t", "transition", "Transition", id="transition"),
+        Binding("b", "rollback", "Rollback", id="rollback"),
         Binding("up,k", "move(0, -1)", "Up", show=False, id="up"),
         Binding("down,j", "move(0, 1)", "Down", show=False, id="down"),
         Binding("left", "move(-1, 0)", "Left", show=False, id="left"),
@@ -319,7 +341,7 @@ class PipelineScreen(Screen[None]):
         for binding in self.active_bindings.values():
             if binding.binding.action == action:
                 return binding.binding.key_display or binding.binding.key
-        return "x"
+        return "n"
 
     @work(exclusive=True, group="runs", exit_on_error=False)
     async def _load_runs(self, execution_id: str) -> None:
@@ -432,6 +454,8 @@ class PipelineScreen(Screen[None]):
             return self.focused_action() is not None
         if action == "history":
             return None if "history" not in factories else True
+        if action in CONTROLS:
+            return self._control_available(action)
         if action == "next_execution":
             view = self.view
             if view is None or view.execution_mode not in CONCURRENT_MODES:
@@ -469,3 +493,187 @@ class PipelineScreen(Screen[None]):
 
     def on_descendant_focus(self) -> None:
         self.refresh_bindings()
+
+    # Controls ------------------------------------------------------------------------------------
+
+    @property
+    def read_only(self) -> bool:
+        return self.watcher.client.read_only
+
+    @property
+    def production(self) -> bool:
+        settings = getattr(self.app, "settings", None)
+        return bool(getattr(settings, "production", False))
+
+    def focused_stage(self) -> StageView | None:
+        """The stage of the focused action, as the pipeline's state shows it."""
+        row = self.focused_row
+        if row is None or self.view is None:
+            return None
+        return self.view.stage(row.stage)
+
+    def approval_target(self) -> PendingApproval | None:
+        """What `a` answers: the focused pending approval, else the only one there is."""
+        view = self.view
+        if view is None:
+            return None
+        row = self.focused_row
+        stage_view = self.focused_stage()
+        if row is not None and row.action is not None and row.action.awaiting_approval:
+            action = row.action
+            execution_id = action.execution_id or (stage_view.execution_id if stage_view else None)
+            return self._pending(view, row.stage, action, execution_id)
+        pending = [
+            (stage, action)
+            for stage in view.stages
+            for action in self._actions(stage)
+            if action.awaiting_approval
+        ]
+        if len(pending) != 1:
+            return None
+        stage, action = pending[0]
+        return self._pending(view, stage.name, action, action.execution_id or stage.execution_id)
+
+    def _pending(
+        self, view: PipelineView, stage: str, action: ActionView, execution_id: str | None
+    ) -> PendingApproval:
+        from tui.app.screens.approval import PendingApproval
+
+        execution = view.execution(execution_id) if execution_id else None
+        return PendingApproval(
+            pipeline=view.name,
+            stage=stage,
+            action=action,
+            execution_id=execution_id,
+            execution_mode=view.execution_mode,
+            source_revisions=execution.source_revisions if execution else (),
+        )
+
+    def stop_target(self) -> ExecutionView | None:
+        """What `x` stops: the focused stage's execution while it runs, else the one shown."""
+        view = self.view
+        if view is None:
+            return None
+        candidates: list[str | None] = []
+        stage = self.focused_stage()
+        if stage is not None and stage.status in STOPPABLE:
+            candidates.append(stage.execution_id)
+        candidates.append(self.selected_execution)
+        latest = view.latest_execution
+        candidates.append(latest.execution_id if latest is not None else None)
+        for execution_id in candidates:
+            execution = view.execution(execution_id) if execution_id else None
+            if execution is not None and execution.status in STOPPABLE:
+                return execution
+        return next((e for e in view.executions if e.status in STOPPABLE), None)
+
+    def _control_available(self, action: str) -> bool | None:
+        """Hidden (False) in read-only mode; dimmed (None) where the focus does not allow it."""
+        if self.read_only:
+            return False
+        view = self.view
+        if view is None:
+            return None
+        stage = self.focused_stage()
+        if action == "approve":
+            return True if self.approval_target() is not None else None
+        if action == "release":
+            return True
+        if action == "stop":
+            return True if self.stop_target() is not None else None
+        if stage is None:
+            return None
+        if action == "retry":
+            return True if stage.status in RETRYABLE and stage.execution_id else None
+        if action == "transition":
+            return True if stage.inbound_transition is not None else None
+        # rollback: a V2 pipeline not in PARALLEL mode, a stage after the first, not running.
+        first = bool(view.stages) and view.stages[0].name == stage.name
+        possible = (
+            view.pipeline_type != "V1"
+            and view.execution_mode != "PARALLEL"
+            and not first
+            and stage.status not in STOPPABLE
+        )
+        return True if possible else None
+
+    def _open_control(self, action: str, dialog: Screen[str | None] | None) -> None:
+        if dialog is None or not self._control_available(action):
+            self.app.bell()
+            return
+        self.app.push_screen(dialog)
+
+    def action_approve(self) -> None:
+        from tui.app.screens.approval import ApprovalDialog
+
+        target = self.approval_target()
+        dialog = (
+            ApprovalDialog(target, self.watcher, production=self.production)
+            if target is not None
+            else None
+        )
+        self._open_control("approve", dialog)
+
+    def action_retry(self) -> None:
+        from tui.app.screens.retry import RetryDialog
+
+        stage = self.focused_stage()
+        dialog = (
+            RetryDialog(self.pipeline_name, stage, self.watcher, production=self.production)
+            if stage is not None
+            else None
+        )
+        self._open_control("retry", dialog)
+
+    def action_stop(self) -> None:
+        from tui.app.screens.stop import StopDialog
+
+        view, execution = self.view, self.stop_target()
+        dialog = (
+            StopDialog(
+                self.pipeline_name,
+                execution,
+                view.stages,
+                self.watcher,
+                production=self.production,
+            )
+            if execution is not None and view is not None
+            else None
+        )
+        self._open_control("stop", dialog)
+
+    def action_release(self) -> None:
+        from tui.app.screens.release import ReleaseDialog
+
+        view = self.view
+        dialog = (
+            ReleaseDialog(view, self.watcher, production=self.production)
+            if view is not None
+            else None
+        )
+        self._open_control("release", dialog)
+
+    def action_transition(self) -> None:
+        from tui.app.screens.transition import TransitionDialog
+
+        view, stage = self.view, self.focused_stage()
+        dialog = None
+        if view is not None and stage is not None:
+            names = [s.name for s in view.stages]
+            index = names.index(stage.name)
+            previous = names[index - 1] if index > 0 else None
+            dialog = TransitionDialog(
+                self.pipeline_name, stage, previous, self.watcher, production=self.production
+            )
+        self._open_control("transition", dialog)
+
+    def action_rollback(self) -> None:
+        from tui.app.screens.rollback import RollbackDialog
+
+        stage = self.focused_stage()
+        dialog = (
+            RollbackDialog(self.pipeline_name, stage, self.watcher, production=self.production)
+            if stage is not None
+            else None
+        )
+        self._open_control("rollback", dialog)

@@ -1,0 +1,169 @@
+"""The pending-approvals view (`A`): every manual approval waiting, across all pipelines.
+
+    Pending approvals · 2
+    Pipeline   Stage    Action    Execution  Waiting  Times out in
+    web-app    Deploy   Release   3f2a9c1e   12m      6d 23h
+    api        Prod     Sign-off  9a8b7c6d   2h 5m    4h 55m
+
+Enter (or `a`) opens the approval dialog of the highlighted row; escape goes back. The list
+follows the workspace (`workspace_changed`), longest waiting first.
+
+Decisions recorded here:
+
+- [I] The rows come from the workspace the watcher keeps (every pipeline's latest state, read
+  in turn): an approval shows here within one round of reads, or at once with live events.
+  No extra request is made to build the list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from tui.app.screens.approval import ApprovalDialog, PendingApproval
+from tui.app.widgets.status_bar import StatusBar
+from tui.aws.watch import Watcher
+from tui.model.derived import (
+    approval_times_out_in,
+    humanize_duration,
+    pending_approvals,
+    waiting_for_approval_since,
+)
+from tui.model.view import WorkspaceView
+
+COLUMNS = ("Pipeline", "Stage", "Action", "Execution", "Waiting", "Times out in")
+
+
+def waiting_approvals(workspace: WorkspaceView) -> list[PendingApproval]:
+    """Every approval waiting in the workspace, longest waiting first."""
+    found: list[PendingApproval] = []
+    for view in workspace.pipelines.values():
+        for stage, action in pending_approvals(view):
+            execution_id = action.execution_id or stage.execution_id
+            execution = view.execution(execution_id) if execution_id else None
+            found.append(
+                PendingApproval(
+                    pipeline=view.name,
+                    stage=stage.name,
+                    action=action,
+                    execution_id=execution_id,
+                    execution_mode=view.execution_mode,
+                    source_revisions=execution.source_revisions if execution else (),
+                )
+            )
+    epoch = datetime.min.replace(tzinfo=UTC)
+    found.sort(key=lambda a: waiting_for_approval_since(a.action) or epoch)
+    return found
+
+
+class ApprovalsScreen(Screen[None]):
+    """The approvals waiting across pipelines (see the module docstring)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="approvals-back"),
+        Binding("enter,a", "answer", "Approve / reject", id="approvals-answer"),
+    ]
+
+    def __init__(
+        self,
+        watcher: Watcher,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        production: bool = False,
+    ) -> None:
+        super().__init__()
+        self.watcher = watcher
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.production = production
+        self.approvals: list[PendingApproval] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("Pending approvals", id="approvals-title")
+        table: DataTable[str] = DataTable(id="approvals", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("", id="approvals-empty")
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#approvals", DataTable).add_columns(*COLUMNS)
+        self.workspace_changed(self.watcher.workspace, frozenset())
+        self.set_interval(1.0, self._tick)
+
+    def workspace_changed(self, workspace: WorkspaceView, names: frozenset[str] | set[str]) -> None:
+        approvals = waiting_approvals(workspace)
+        if approvals == self.approvals and self.query_one("#approvals", DataTable).row_count:
+            return
+        self.approvals = approvals
+        self._fill()
+
+    def _fill(self) -> None:
+        table: DataTable[str] = self.query_one("#approvals", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        now = self.clock()
+        for approval in self.approvals:
+            table.add_row(
+                approval.pipeline,
+                approval.stage,
+                approval.action.name,
+                (approval.execution_id or "?")[:8],
+                *self._times(approval, now),
+            )
+        if self.approvals:
+            table.move_cursor(row=min(cursor, len(self.approvals) - 1))
+        count = len(self.approvals)
+        self.query_one("#approvals-title", Static).update(f"Pending approvals · {count}")
+        empty = self.query_one("#approvals-empty", Static)
+        empty.update("" if count else "No approval is waiting in any pipeline.")
+        empty.display = not count
+        self.refresh_bindings()
+
+    def _times(self, approval: PendingApproval, now: datetime) -> tuple[str, str]:
+        since = waiting_for_approval_since(approval.action)
+        left = approval_times_out_in(approval.action, now)
+        return (
+            humanize_duration(max(now - since, timedelta(0))) if since else "?",
+            humanize_duration(left) if left is not None else "?",
+        )
+
+    def _tick(self) -> None:
+        """The waits, cell by cell (the rows stay, and so do the cursor and the scroll)."""
+        table: DataTable[str] = self.query_one("#approvals", DataTable)
+        now = self.clock()
+        for row, approval in enumerate(self.approvals[: table.row_count]):
+            waited, left = self._times(approval, now)
+            table.update_cell_at(Coordinate(row, 4), waited)
+            table.update_cell_at(Coordinate(row, 5), left)
+
+    @on(DataTable.RowSelected, "#approvals")
+    def _row_selected(self) -> None:
+        if self.check_action("answer", ()):
+            self.action_answer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "answer":
+            if self.watcher.client.read_only:
+                return False
+            return True if self.approvals else None
+        return True
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_answer(self) -> None:
+        table: DataTable[str] = self.query_one("#approvals", DataTable)
+        row = table.cursor_row
+        if not 0 <= row < len(self.approvals):
+            return
+        self.app.push_screen(
+            ApprovalDialog(self.approvals[row], self.watcher, production=self.production)
+        )
