@@ -104,10 +104,13 @@ class Printer:
         self.colour = colour
         self.seen: dict[str, tuple[str, str]] = {}
 
-    def change(self, key: str, subject: str, status: str, detail: str = "") -> None:
+    def change(
+        self, key: str, subject: str, status: str, detail: str = "", *, remember: bool = True
+    ) -> None:
         if self.seen.get(key, ("", ""))[0] == status:
             return
-        self.seen[key] = (status, detail)
+        if remember:
+            self.seen[key] = (status, detail)
         padded = f"{status:<{STATUS_WIDTH}}"
         if self.colour and status in COLOURS:
             padded = f"\x1b[{COLOURS[status]}m{status}\x1b[0m" + padded[len(status) :]
@@ -217,11 +220,15 @@ async def watch(
     execution_id = str(execution["pipelineExecutionId"])
     trigger = (execution.get("trigger") or {}).get("triggerType", "")
     kind = " rollback" if execution.get("executionType") == "ROLLBACK" else ""
+    status = str(execution.get("status"))
+    # An execution that has already ended is announced here and its outcome printed again
+    # after its stages, so the last line is always the outcome.
     printer.change(
         "execution",
         "execution",
-        str(execution.get("status")),
+        status,
         f"{execution_id}{kind} of {options.pipeline} ({trigger})",
+        remember=status in IN_FLIGHT,
     )
     got = await pipelines.get_pipeline(options.pipeline, execution.get("pipelineVersion"))
     follower = Follower(pipelines, options, printer, got["pipeline"], execution_id)
