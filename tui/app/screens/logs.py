@@ -61,7 +61,7 @@ from tui.app.messages import ActionRef, ProblemOccurred
 from tui.app.widgets.glyphs import Palette
 from tui.app.widgets.log_view import LogView, SearchOutcome
 from tui.app.widgets.status_bar import StatusBar
-from tui.aws.errors import ClientProblem
+from tui.aws.errors import AccessDenied, ClientProblem
 from tui.aws.logtail import ActionRun, LogBatch, LogLocation, LogTail
 from tui.aws.watch import Watcher
 from tui.model.view import WorkspaceView
@@ -347,6 +347,9 @@ class LogsScreen(Screen[None]):
             left.append(
                 f"✗ could not read the log: {self.problem.title}", style=palette.style("error")
             )
+            if isinstance(self.problem, AccessDenied) and self.problem.iam_action:
+                # Who can fix it needs the permission's name, not just "denied".
+                left.append(f" (needs {self.problem.iam_action})", style=palette.style("error"))
             if view.total_written:
                 left.append(f" · {lines} read", style=muted)
         elif phase is Phase.WAITING:
