@@ -67,6 +67,7 @@ from tui.app.messages import (
     OpenPipeline,
     ProblemOccurred,
 )
+from tui.app.notifier import Notifier
 from tui.app.screens.pipeline import PipelineScreen
 from tui.app.screens.pipelines import PipelinesScreen
 from tui.app.settings import Settings
@@ -129,6 +130,8 @@ class PipetopApp(App[None]):
         self.settings = settings
         self.watcher = watcher
         self.clock = clock
+        self.notifier = Notifier(self, settings.notify)
+        """Announces approvals now waiting and failed executions (`tui.app.notifier`)."""
         self.screen_factories: dict[str, ScreenFactory] = dict(self.SCREEN_FACTORIES)
         self.watch_status: WatchStatus = watcher.status
         self._notified: set[tuple[str, str, str | None, str | None]] = set()
@@ -168,6 +171,7 @@ class PipetopApp(App[None]):
 
     def _workspace_changed(self, names: frozenset[str]) -> None:
         workspace = self.watcher.workspace
+        self.notifier.workspace_changed(workspace)
         for screen in self.screen_stack:
             changed = getattr(screen, "workspace_changed", None)
             if changed is not None:

@@ -20,6 +20,8 @@ Layers, each overriding the one before, field by field (a table merges key by ke
     rate = 3            # CodePipeline requests a second, at most
     [keymap]
     logs = "L"          # binding id = key(s), comma-separated for several
+    [notify]
+    bell = false        # no terminal bell on an approval or a failure (app, desktop too)
 
 Decisions recorded here:
 
@@ -50,7 +52,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -103,6 +105,23 @@ class RateBudgetSettings(BaseModel):
     throttle in a row, never above this (seconds)."""
 
 
+class NotifySettings(BaseModel):
+    """Notifications of an approval now waiting or an execution that failed, in any watched
+    pipeline (`[notify]`; see `tui.app.notifier`). Each channel can be turned off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    app: bool = True
+    """A notification inside pipetop."""
+    bell: bool = True
+    """The terminal bell."""
+    desktop: bool = True
+    """A desktop notification, where the terminal has an escape sequence for one."""
+    desktop_protocol: Literal["auto", "osc9", "osc777"] = "auto"
+    """Which sequence: `auto` picks from TERM_PROGRAM and TERM; `osc9` (iTerm2, WezTerm,
+    Windows Terminal, ghostty) or `osc777` (rxvt-unicode, foot) forces one."""
+
+
 class ProfileSettings(BaseModel):
     """What is set for one AWS profile (`[profiles.<name>]`)."""
 
@@ -142,6 +161,8 @@ class Settings(BaseModel):
     notifications: bool = True
     """Show problems (throttling, expired credentials, an unreachable endpoint) as toasts; the
     status bar shows them either way."""
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    """Approvals now waiting and failed executions: `[notify] app, bell, desktop`."""
     animations: bool = True
     """Spinners and smooth scrolling; off for slow terminals (and for snapshot tests)."""
     mask_ids: bool = False
