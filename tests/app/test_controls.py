@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from textual.screen import Screen
 from textual.widgets import Button, Input, RadioSet, Static
 
-from tests.app.screen_support import in_thread, until
+from tests.app.screen_support import in_thread, rendered_lines, until
 from tests.app.support import app_for, app_settings
 from tests.endpoint import Endpoint
 from tests.faults import calls, injected, mutating, reset_calls
@@ -59,9 +59,7 @@ def status_of(app: PipetopApp, action: str) -> str | None:
 async def open_pipeline(app: PipetopApp, pilot: Any, name: str, actions: int) -> PipelineScreen:
     await until(pilot, lambda: name in app.workspace.pipelines)
     app.open_pipeline(name)
-    await until(
-        pilot, lambda: isinstance(app.screen, PipelineScreen) and len(rows(app)) == actions
-    )
+    await until(pilot, lambda: isinstance(app.screen, PipelineScreen) and len(rows(app)) == actions)
     await pilot.pause()
     assert isinstance(app.screen, PipelineScreen)
     return app.screen
@@ -150,7 +148,7 @@ async def test_approve_shows_everything_and_answers_with_the_summary(endpoint: E
         assert "ship it" in command
         await press_button(pilot, answer, "approve")
         confirmation = await confirm(
-            pilot, app, expect=f'Approve Release in gated / Approve\nfor execution {execution}'
+            pilot, app, expect=f"Approve Release in gated / Approve\nfor execution {execution}"
         )
         assert 'with the summary "ship it"' in confirmation.decision
         assert "--token" in confirmation.command
@@ -181,9 +179,9 @@ async def test_reject_on_production_needs_the_pipeline_name_typed(endpoint: Endp
         # Enter with a wrong name does nothing.
         await pilot.press(*"gate", "enter")
         assert app.screen is confirmation
-        assert action_state(client, "gated", "Approve", "Release")["latestExecution"][
-            "status"
-        ] == ("InProgress")
+        assert action_state(client, "gated", "Approve", "Release")["latestExecution"]["status"] == (
+            "InProgress"
+        )
         await pilot.press("d")
         assert not go.disabled
         await pilot.press("enter")
@@ -232,3 +230,375 @@ async def test_a_stale_token_says_so_sends_nothing_more_and_refreshes(endpoint: 
         await closed(pilot, app, answer)
     state = action_state(client, "gated", "Approve", "Release")["latestExecution"]
     assert state["summary"] == "done elsewhere"
+
+
+# Retry -----------------------------------------------------------------------------------------
+
+
+def flaky(endpoint: Endpoint, name: str, marker: Path) -> tuple[Any, str]:
+    """A pipeline whose Test stage fails (Check) until `marker` exists; Unit always passes."""
+    upload_source(endpoint)
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline(
+            name,
+            stage("Test", commands("Unit", ["true"]), commands("Check", [f"test -f {marker}"])),
+        )
+    )
+    execution = latest_execution_id(client, name)
+    wait_status(client, name, execution, "Failed")
+    return client, execution
+
+
+def runs_of(client: Any, name: str, execution: str, action: str) -> int:
+    return sum(1 for d in action_executions(client, name, execution) if d["actionName"] == action)
+
+
+async def retry_with(
+    endpoint: Endpoint, tmp_path: Path, mode_index: int
+) -> tuple[Any, str, ControlDialog]:
+    marker = tmp_path / "fixed"
+    client, execution = flaky(endpoint, "flaky", marker)
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        page = await open_pipeline(app, pilot, "flaky", 3)
+        await until(pilot, lambda: status_of(app, "Check") == "Failed")
+        # Retry is dimmed where the stage cannot be retried (Source succeeded).
+        await focus(app, pilot, "Fetch")
+        assert page.check_action("retry", ()) is None
+        await focus(app, pilot, "Check")
+        assert page.check_action("retry", ()) is True
+        await pilot.press("r")
+        from tui.app.screens.retry import RetryDialog
+
+        retry = await dialog(pilot, app, RetryDialog)
+        if mode_index:
+            await pilot.press("down", "enter")
+        modes = retry.query_one("#retry-mode", RadioSet)
+        assert modes.pressed_index == mode_index
+        marker.write_text("")
+        await press_button(pilot, retry, "retry")
+        await confirm(pilot, app, expect="Retry Test in flaky")
+        await closed(pilot, app, retry)
+        await until(pilot, lambda: status_of(app, "Check") == "Succeeded")
+    return client, execution, retry
+
+
+async def test_retry_failed_actions_reruns_only_what_failed(
+    endpoint: Endpoint, tmp_path: Path
+) -> None:
+    client, execution, retry = await retry_with(endpoint, tmp_path, 0)
+    assert wait_status(client, "flaky", execution) == "Succeeded"
+    assert "--retry-mode FAILED_ACTIONS" in retry.sent[0].command
+    assert runs_of(client, "flaky", execution, "Check") == 2
+    assert runs_of(client, "flaky", execution, "Unit") == 1
+
+
+async def test_retry_all_actions_reruns_the_whole_stage(endpoint: Endpoint, tmp_path: Path) -> None:
+    client, execution, retry = await retry_with(endpoint, tmp_path, 1)
+    assert wait_status(client, "flaky", execution) == "Succeeded"
+    assert "--retry-mode ALL_ACTIONS" in retry.sent[0].command
+    assert runs_of(client, "flaky", execution, "Check") == 2
+    assert runs_of(client, "flaky", execution, "Unit") == 2
+
+
+async def test_a_refused_retry_shows_what_aws_said(endpoint: Endpoint, tmp_path: Path) -> None:
+    client, first = flaky(endpoint, "flaky", tmp_path / "never")
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_pipeline(app, pilot, "flaky", 3)
+        await until(pilot, lambda: status_of(app, "Check") == "Failed")
+        await focus(app, pilot, "Check")
+        await pilot.press("r")
+        from tui.app.screens.retry import RetryDialog
+
+        retry = await dialog(pilot, app, RetryDialog)
+        # A newer execution fails in the stage meanwhile: the one shown is no longer the latest.
+        endpoint.advance(5)
+        second = client.start_pipeline_execution(name="flaky")["pipelineExecutionId"]
+        await in_thread(wait_status, client, "flaky", second, "Failed")
+        await press_button(pilot, retry, "retry")
+        await confirm(pilot, app)
+        await until(pilot, lambda: retry.problem is not None)
+        said = text_of(retry, "#control-problem")
+        assert "NotLatestPipelineExecution" in said
+        assert "only the latest one can be retried" in said
+        assert app.screen is retry
+    assert runs_of(client, "flaky", first, "Check") == 1
+
+
+# Stop ------------------------------------------------------------------------------------------
+
+
+async def stop_with(endpoint: Endpoint, tmp_path: Path, *, abandon: bool) -> None:
+    marker = tmp_path / "go"
+    upload_source(endpoint)
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline("long", stage("Build", commands("Compile", [waiting_for(marker)])))
+    )
+    execution = latest_execution_id(client, "long")
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        page = await open_pipeline(app, pilot, "long", 2)
+        await until(pilot, lambda: status_of(app, "Compile") == "InProgress")
+        await focus(app, pilot, "Compile")
+        assert page.check_action("stop", ()) is True
+        await pilot.press("x")
+        from tui.app.screens.stop import StopDialog
+
+        stop = await dialog(pilot, app, StopDialog)
+        assert stop.execution.execution_id == execution
+        if abandon:
+            await pilot.press("down", "enter")
+        stop.query_one("#stop-reason", Input).value = "Bad build"
+        await pilot.pause()
+        await press_button(pilot, stop, "stop")
+        how = "abandoning" if abandon else "letting its running actions finish"
+        await confirm(pilot, app, expect=how)
+        await closed(pilot, app, stop)
+        if not abandon:
+            # The screen shows Stopping while the running action finishes...
+            await until(
+                pilot,
+                lambda: (
+                    page.view is not None
+                    and page.view.latest_execution is not None
+                    and page.view.latest_execution.status == "Stopping"
+                ),
+            )
+            assert "Stopping" in "\n".join(rendered_lines(page.query_one("#execution")))
+            assert execution_status_now(client, "long", execution) == "Stopping"
+            marker.write_text("")
+        await until(
+            pilot,
+            lambda: (
+                page.view is not None
+                and page.view.latest_execution is not None
+                and page.view.latest_execution.status == "Stopped"
+            ),
+        )
+        assert page.check_action("stop", ()) is None
+    summary = client.list_pipeline_executions(pipelineName="long")["pipelineExecutionSummaries"][0]
+    assert summary["status"] == "Stopped"
+    assert summary["stopTrigger"]["reason"] == "Bad build"
+    compile_run = action_state(client, "long", "Build", "Compile")["latestExecution"]
+    assert compile_run["status"] == ("Abandoned" if abandon else "Succeeded")
+
+
+def execution_status_now(client: Any, name: str, execution: str) -> str:
+    return str(
+        client.get_pipeline_execution(pipelineName=name, pipelineExecutionId=execution)[
+            "pipelineExecution"
+        ]["status"]
+    )
+
+
+async def test_stop_and_wait_shows_stopping_then_stopped(
+    endpoint: Endpoint, tmp_path: Path
+) -> None:
+    await stop_with(endpoint, tmp_path, abandon=False)
+
+
+async def test_stop_and_abandon(endpoint: Endpoint, tmp_path: Path) -> None:
+    await stop_with(endpoint, tmp_path, abandon=True)
+
+
+# Transitions -----------------------------------------------------------------------------------
+
+
+async def test_disable_with_a_checked_reason_then_enable(endpoint: Endpoint) -> None:
+    upload_source(endpoint)
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline(
+            "flow",
+            stage("Build", commands("Compile", ["true"])),
+            stage("Deploy", commands("Ship", ["true"])),
+        )
+    )
+    wait_status(client, "flow", latest_execution_id(client, "flow"), "Succeeded")
+    from tui.app.screens.transition import TransitionDialog
+
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        page = await open_pipeline(app, pilot, "flow", 3)
+        await focus(app, pilot, "Fetch")
+        # The first stage has no inbound transition.
+        assert page.check_action("transition", ()) is None
+        await focus(app, pilot, "Ship")
+        await pilot.press("t")
+        disable = await dialog(pilot, app, TransitionDialog)
+        reset_calls(endpoint)
+        # Empty, then characters AWS refuses: said at once, nothing sent.
+        await press_button(pilot, disable, "disable")
+        assert "A reason is required" in text_of(disable, "#control-problem")
+        await pilot.press(*"freeze: release_review")
+        await press_button(pilot, disable, "disable")
+        said = text_of(disable, "#control-problem")
+        assert "':'" in said
+        assert "'_'" in said
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert mutating(calls(endpoint)) == {}
+        disable.query_one("#transition-reason", Input).value = "Freeze for the release review"
+        await pilot.pause()
+        command = disable.query_one("#control-command", CliEquivalent).command
+        assert "disable-stage-transition" in command
+        assert "--reason 'Freeze for the release review'" in command
+        await press_button(pilot, disable, "disable")
+        await confirm(pilot, app, expect='because "Freeze for the release review"')
+        await closed(pilot, app, disable)
+        inbound = stage_state(client, "flow", "Deploy")["inboundTransitionState"]
+        assert inbound["enabled"] is False
+        assert inbound["disabledReason"] == "Freeze for the release review"
+        # Once the screen shows it disabled, `t` offers to enable it.
+        await until(
+            pilot,
+            lambda: (
+                (s := page.view and page.view.stage("Deploy")) is not None
+                and s.inbound_transition is not None
+                and not s.inbound_transition.enabled
+            ),
+        )
+        await pilot.press("t")
+        enable = await dialog(pilot, app, TransitionDialog)
+        assert "Freeze for the release review" in " ".join(
+            str(s.render()) for s in enable.query(".control-field").results(Static)
+        )
+        await press_button(pilot, enable, "enable")
+        await confirm(pilot, app, expect="Enable the transition into Deploy")
+        await closed(pilot, app, enable)
+    assert stage_state(client, "flow", "Deploy")["inboundTransitionState"]["enabled"] is True
+
+
+# Release ---------------------------------------------------------------------------------------
+
+
+def released(endpoint: Endpoint) -> Any:
+    upload_source(endpoint)
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline(
+            "web",
+            stage("Build", commands("Compile", ["echo building for #{variables.Env}"])),
+            variables=[{"name": "Env", "defaultValue": "dev"}],
+        )
+    )
+    wait_status(client, "web", latest_execution_id(client, "web"), "Succeeded")
+    return client
+
+
+def executions_of(client: Any, name: str) -> list[dict[str, Any]]:
+    return list(client.list_pipeline_executions(pipelineName=name)["pipelineExecutionSummaries"])
+
+
+async def test_release_with_a_variable_and_a_source_revision(endpoint: Endpoint) -> None:
+    client = released(endpoint)
+    version = upload_source(endpoint, {"README.md": "second\n"}, summary="Second")
+    upload_source(endpoint, {"README.md": "third\n"}, summary="Third")
+    endpoint.advance(5)
+    from tui.app.screens.release import ReleaseDialog
+
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        page = await open_pipeline(app, pilot, "web", 2)
+        assert page.check_action("release", ()) is True
+        await pilot.press("s")
+        release = await dialog(pilot, app, ReleaseDialog)
+        await until(pilot, lambda: release.source_actions == ["Fetch"])
+        await pilot.pause()
+        release.query_one("#release-var-0", Input).value = "staging"
+        release.query_one("#release-rev-0", Input).value = version
+        await pilot.pause()
+        command = release.query_one("#control-command", CliEquivalent).command
+        assert "start-pipeline-execution --name web --client-request-token" in command
+        assert '"name": "Env", "value": "staging"' in command
+        assert f'"revisionValue": "{version}"' in command
+        await press_button(pilot, release, "start")
+        await confirm(pilot, app, expect="with Env = staging, Fetch at")
+        await closed(pilot, app, release)
+    (started,) = release.started
+    execution = client.get_pipeline_execution(pipelineName="web", pipelineExecutionId=started)[
+        "pipelineExecution"
+    ]
+    assert {v["name"]: v["resolvedValue"] for v in execution["variables"]} == {"Env": "staging"}
+    assert wait_status(client, "web", started) == "Succeeded"
+    summary = next(e for e in executions_of(client, "web") if e["pipelineExecutionId"] == started)
+    assert summary["sourceRevisions"][0]["revisionId"] == version
+
+
+async def test_a_double_keypress_starts_one_execution(endpoint: Endpoint) -> None:
+    client = released(endpoint)
+    before = len(executions_of(client, "web"))
+    from tui.app.screens.release import ReleaseDialog
+
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_pipeline(app, pilot, "web", 2)
+        await pilot.press("s")
+        release = await dialog(pilot, app, ReleaseDialog)
+        await until(pilot, lambda: release.source_actions)
+        reset_calls(endpoint)
+        # Slow answers: the second confirmation goes out while the first waits for its answer.
+        rule = {"match": "codepipeline.StartPipelineExecution", "latencyMs": 1500}
+        with injected(endpoint, rules=[rule]):
+            for _ in range(2):
+                await press_button(pilot, release, "start")
+                await confirm(pilot, app)
+                await until(pilot, lambda: app.screen is release)
+            assert release.in_flight == 2
+            await closed(pilot, app, release)
+    assert calls(endpoint)["codepipeline.StartPipelineExecution"] == 2
+    first, second = release.started
+    assert first == second
+    assert len(executions_of(client, "web")) == before + 1
+
+
+# Rollback --------------------------------------------------------------------------------------
+
+
+async def test_rollback_to_an_earlier_execution_that_succeeded(endpoint: Endpoint) -> None:
+    upload_source(endpoint, summary="First")
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline(
+            "shop",
+            stage("Build", commands("Compile", ["true"])),
+            stage("Deploy", commands("Ship", ["true"])),
+        )
+    )
+    first = latest_execution_id(client, "shop")
+    wait_status(client, "shop", first, "Succeeded")
+    endpoint.advance(10)
+    upload_source(endpoint, {"README.md": "v2\n"}, summary="Second")
+    second = client.start_pipeline_execution(name="shop")["pipelineExecutionId"]
+    wait_status(client, "shop", second, "Succeeded")
+    endpoint.advance(10)
+    from tui.app.screens.rollback import RollbackDialog
+
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        page = await open_pipeline(app, pilot, "shop", 3)
+        await until(pilot, lambda: status_of(app, "Ship") == "Succeeded")
+        await focus(app, pilot, "Fetch")
+        assert page.check_action("rollback", ()) is None  # not the source stage
+        await focus(app, pilot, "Ship")
+        assert page.check_action("rollback", ()) is True
+        await pilot.press("b")
+        rollback = await dialog(pilot, app, RollbackDialog)
+        await until(pilot, lambda: len(rollback.targets) == 2)
+        assert [t.execution_id for t in rollback.targets] == [second, first]
+        await pilot.press("down")
+        assert rollback.target is not None
+        assert rollback.target.execution_id == first
+        command = rollback.query_one("#control-command", CliEquivalent).command
+        assert "rollback-stage --pipeline-name shop --stage-name Deploy" in command
+        assert f"--target-pipeline-execution-id {first}" in command
+        await press_button(pilot, rollback, "rollback")
+        await confirm(pilot, app, expect=f"Roll Deploy of shop back to execution {first}")
+        await closed(pilot, app, rollback)
+    newest = executions_of(client, "shop")[0]
+    assert newest["pipelineExecutionId"] not in (first, second)
+    assert newest["executionType"] == "ROLLBACK"
+    assert newest["rollbackMetadata"]["rollbackTargetPipelineExecutionId"] == first
+    assert newest["trigger"]["triggerType"] == "ManualRollback"

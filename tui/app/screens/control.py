@@ -24,6 +24,9 @@ Decisions recorded here:
 - AWS's refusals are shown as `ClientProblem`s (tui/aws/errors.py) in the dialog itself, title
   and AWS's own message, not as a toast that goes away: the user decides what next. A
   subclass may say more for the refusals it knows (`explain`).
+- [I] A second confirmation while a call is in flight sends again (the release dialog's
+  clientRequestToken makes that the same execution); the dialog closes once every call it
+  sent has been answered, so no worker is cancelled with its request on the wire.
 - Escape always cancels (the dialog's binding; confirmation's too); nothing is sent before
   the confirmation says yes.
 """
@@ -84,7 +87,8 @@ class ControlDialog(ModalScreen[str | None]):
         self.pipeline_name = pipeline
         self.watcher = watcher
         self.production = production
-        self.sending = False
+        self.in_flight = 0
+        """Calls sent and not answered yet."""
         self.sent: list[Decision] = []
         """Decisions sent, in order (what the user confirmed)."""
         self.problem: ClientProblem | None = None
@@ -203,13 +207,13 @@ class ControlDialog(ModalScreen[str | None]):
     @work(group="control", exit_on_error=False)
     async def send(self, decision: Decision) -> None:
         """Make the confirmed call; dismiss with its message, or show the refusal."""
-        self.sending = True
+        self.in_flight += 1
         self.sent.append(decision)
         self.say(f"{decision.label}: sending…", error=False)
         try:
             message = await decision.send()
         except Exception as exc:
-            self.sending = False
+            self.in_flight -= 1
             problem = self.watcher.aws.describe(exc)
             self.problem = problem
             self.watcher.refresh(self.pipeline_name)
@@ -222,8 +226,11 @@ class ControlDialog(ModalScreen[str | None]):
             self.say("\n".join(lines))
             self.after_problem(problem)
             return
-        self.sending = False
+        self.in_flight -= 1
         self.watcher.refresh(self.pipeline_name)
+        if self.in_flight:
+            # Closing would cancel the other call's worker: its answer is awaited first.
+            return
         self.app.notify(message, title=self.TITLE_TEXT, timeout=6, markup=False)
         self.dismiss(message)
 
