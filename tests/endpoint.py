@@ -33,9 +33,20 @@ CLIENT_CONFIG = Config(
 
 
 class Endpoint:
-    def __init__(self, data_dir: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        clock: Clock | None = None,
+        *,
+        region: str | None = None,
+        account: str | None = None,
+    ) -> None:
         self.data_dir = data_dir
         self.clock = clock if clock is not None else ManualClock()
+        # The endpoint's own region and account (in ARNs), when not the defaults.
+        self.identity = {
+            key: value for key, value in (("region", region), ("account", account)) if value
+        }
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._runner: web.AppRunner | None = None
@@ -50,7 +61,7 @@ class Endpoint:
     async def _start(self) -> None:
         from tui.local.assembly import open_backend
 
-        self.backend = await open_backend(self.data_dir, self.clock)
+        self.backend = await open_backend(self.data_dir, self.clock, **self.identity)
         self._runner = web.AppRunner(build_app(self.backend), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)

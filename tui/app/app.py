@@ -28,6 +28,17 @@ A screen is registered by name with a factory taking that one argument:
 `app.register_screen("logs", factory)` (for one). Until one is registered its key is shown
 dimmed (`check_action` returns None) and does nothing.
 
+Several contexts (accounts and regions, `tui.app.contexts`; `make_app(settings,
+contexts=[...])`): one watcher per context, all run at once, each with its own connection,
+budget and health. The pipelines list gets every context's pipelines merged (a `FleetView`,
+keys `context/name`) and a status bar with each context's health; opening a pipeline opens
+it in its context: the pipeline screen gets that context's watcher, and `app.watcher` (what
+the logs, artifacts and history screens use) becomes the watcher of the context in front.
+Screens of one context get only its changes and its status (`tui.app.watched`).
+`show_context(label)` (key `c` on the list, and the command palette) shows one context's
+pipelines and its full status bar; `show_context(None)` all again. With one context all of
+this is absent: one watcher, plain names, as before.
+
 Decisions recorded here:
 
 - Bindings carry ids; `Settings.keymap` remaps them (`App.set_keymap`). App-level ids:
@@ -38,6 +49,9 @@ Decisions recorded here:
   mistakes for another account.
 - The watcher starts after the first refresh (`call_after_refresh`): aiobotocore is imported
   by its first call and must not delay the first frame.
+- [I] With several contexts a notification's title starts with its context's label, and a
+  problem is notified once per context until that context's problems clear: an expired SSO
+  token in one account is said once and never hides the others' state.
 - [I] Notification severity: throttling, a missing resource and read-only refusals are
   warnings; everything else (unreachable endpoint, credentials, access, configuration,
   service errors) is an error. Notifications can be switched off (`notifications = false`);
@@ -46,10 +60,12 @@ Decisions recorded here:
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -58,7 +74,8 @@ from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
-from tui.app.commands import PipelineCommands
+from tui.app.commands import ContextCommands, PipelineCommands
+from tui.app.contexts import WatchContext
 from tui.app.messages import (
     ActionRef,
     OpenArtifacts,
@@ -71,12 +88,15 @@ from tui.app.notifier import Notifier
 from tui.app.screens.pipeline import PipelineScreen
 from tui.app.screens.pipelines import PipelinesScreen
 from tui.app.settings import Settings
+from tui.app.watched import WatchedContexts
+from tui.app.widgets.context_health import ContextHealth
 from tui.app.widgets.status_bar import StatusBar
 from tui.aws.budget import BudgetSettings
 from tui.aws.errors import ClientProblem, ProblemKind
 from tui.aws.reconcile import ReconcileSettings
 from tui.aws.session import ConnectionSettings
 from tui.aws.watch import Watcher, WatchStatus
+from tui.model.fleet import FleetView, scoped
 from tui.model.view import WorkspaceView
 
 ScreenFactory = Callable[[Any], Screen[Any]]
@@ -110,7 +130,7 @@ class PipetopApp(App[None]):
 
     CSS_PATH = "pipetop.tcss"
     TITLE = "pipetop"
-    COMMANDS = App.COMMANDS | {PipelineCommands}
+    COMMANDS = App.COMMANDS | {PipelineCommands, ContextCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", id="help"),
@@ -125,22 +145,44 @@ class PipetopApp(App[None]):
     }
     """Screens by name ("logs", "artifacts", "history", "help"), for every app."""
 
-    def __init__(self, settings: Settings, watcher: Watcher, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        watcher: Watcher,
+        *,
+        clock: Clock = utc_now,
+        contexts: Sequence[tuple[WatchContext, Watcher]] = (),
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.watcher = watcher
+        """The watcher of the context in front (the only one with one context)."""
         self.clock = clock
         self.notifier = Notifier(self, settings.notify)
         """Announces approvals now waiting and failed executions (`tui.app.notifier`)."""
         self.screen_factories: dict[str, ScreenFactory] = dict(self.SCREEN_FACTORIES)
         self.watch_status: WatchStatus = watcher.status
         self._notified: set[tuple[str, str, str | None, str | None]] = set()
-        watcher.on_change = self._workspace_changed
-        watcher.on_status = self._status_changed
+        self.watched = WatchedContexts(contexts)
+        """The contexts watched at once (empty or one: the single-context app)."""
+        self._notified_in: dict[str, set[tuple[str, str, str | None, str | None]]] = {}
+        if self.watched.several:
+            for label, each in self.watched.watchers.items():
+                each.on_change = partial(self._context_changed, label)
+                each.on_status = partial(self._context_status, label)
+        else:
+            watcher.on_change = self._workspace_changed
+            watcher.on_status = self._status_changed
 
     @property
     def workspace(self) -> WorkspaceView:
+        """The workspace of the context in front."""
         return self.watcher.workspace
+
+    @property
+    def listing(self) -> WorkspaceView | FleetView:
+        """What the pipelines list shows: every context's pipelines by key, or the workspace."""
+        return self.watched.fleet() if self.watched.several else self.watcher.workspace
 
     # Start -------------------------------------------------------------------------------------
 
@@ -159,13 +201,24 @@ class PipetopApp(App[None]):
             )
         if self.settings.keymap:
             self.set_keymap(dict(self.settings.keymap))
-        self.push_screen(PipelinesScreen(clock=self.clock, mask_ids=self.settings.mask_ids))
+        self.push_screen(
+            PipelinesScreen(
+                clock=self.clock,
+                mask_ids=self.settings.mask_ids,
+                contexts=self.watched.labels if self.watched.several else (),
+            )
+        )
         self.call_after_refresh(self.keep_watching)
 
     @work(group="watch", exclusive=True, exit_on_error=False)
     async def keep_watching(self) -> None:
-        """Run the watcher for the app's life (it reports problems, it does not raise)."""
-        await self.watcher.run()
+        """Run the watcher for the app's life (it reports problems, it does not raise); with
+        several contexts, every context's at once (one failing never stops the others)."""
+        if self.watched.several:
+            runs = (each.run() for each in self.watched.watchers.values())
+            await asyncio.gather(*runs, return_exceptions=True)
+        else:
+            await self.watcher.run()
 
     # From the watcher --------------------------------------------------------------------------
 
@@ -187,20 +240,105 @@ class PipetopApp(App[None]):
         else:
             self.report_problem(status.problem)
 
-    def report_problem(self, problem: ClientProblem) -> None:
-        """Show a problem as a notification, once until problems clear."""
+    def report_problem(self, problem: ClientProblem, *, context: str | None = None) -> None:
+        """Show a problem as a notification, once until problems clear (per context)."""
         key = (str(problem.kind), problem.title, problem.operation, problem.code)
-        if key in self._notified:
+        notified = (
+            self._notified if context is None else self._notified_in.setdefault(context, set())
+        )
+        if key in notified:
             return
-        self._notified.add(key)
+        notified.add(key)
         if self.settings.notifications:
             self.notify(
                 f"{problem.detail}\n{problem.hint}",
-                title=problem.title,
+                title=problem.title if context is None else f"{context}: {problem.title}",
                 severity=severity_of(problem),
                 timeout=NOTIFY_SECONDS,
                 markup=False,
             )
+
+    # Several contexts ---------------------------------------------------------------------------
+
+    def _context_changed(self, label: str, names: frozenset[str]) -> None:
+        """One context's pipelines changed: the list gets their keys, that context's screens
+        their names, other contexts' screens nothing."""
+        self.notifier.workspace_changed(self.watched.watchers[label].workspace, context=label)
+        self._fan_out(label, names, frozenset(scoped(label, name) for name in names))
+
+    def _fan_out(self, label: str, names: frozenset[str], keys: frozenset[str]) -> None:
+        fleet = self.watched.fleet()
+        workspace = self.watched.watchers[label].workspace
+        for screen in self.screen_stack:
+            changed = getattr(screen, "workspace_changed", None)
+            if changed is None:
+                continue
+            bound = self.watched.context_of(screen)
+            if bound is None:
+                changed(fleet, keys)
+            elif bound == label:
+                changed(workspace, names)
+
+    def _context_status(self, label: str, status: WatchStatus) -> None:
+        moved = self.watched.place_changed(label, status)
+        if label == self.watched.focused:
+            self.watch_status = status
+        self._show_statuses()
+        if moved:
+            # The account and region columns of its rows.
+            workspace = self.watched.watchers[label].workspace
+            names = frozenset(workspace.pipelines)
+            keys = frozenset(scoped(label, name) for name in names)
+            self._fan_out(label, frozenset(), keys)
+        if status.problem is None:
+            self._notified_in.pop(label, None)
+        else:
+            self.report_problem(status.problem, context=label)
+
+    def _show_statuses(self) -> None:
+        health = self.watched.health()
+        for screen in self.screen_stack:
+            bound = self.watched.context_of(screen)
+            for bar in screen.query(StatusBar):
+                if bound is not None:
+                    bar.status = self.watched.statuses[bound]
+                elif self.watched.shown is not None:
+                    bar.contexts = ()
+                    bar.status = self.watched.statuses[self.watched.shown]
+                else:
+                    bar.contexts = health
+
+    def health_for(self, screen: Screen[Any]) -> tuple[ContextHealth, ...]:
+        """What a new status bar on `screen` shows of every context (nothing: its status)."""
+        if not self.watched.several or self.watched.shown is not None:
+            return ()
+        if self.watched.context_of(screen) is not None:
+            return ()
+        return self.watched.health()
+
+    def show_context(self, label: str | None) -> None:
+        """Show one context's pipelines (and its status) in the list; None: every context."""
+        if label is not None and label not in self.watched.watchers:
+            self.bell()
+            return
+        self.watched.shown = label
+        if label is not None:
+            self._focus(label)
+        for screen in self.screen_stack:
+            if isinstance(screen, PipelinesScreen):
+                screen.show_context(label)
+        self._show_statuses()
+
+    def _focus(self, label: str | None) -> None:
+        """Make `label` the context in front: `watcher` and `watch_status` are its."""
+        if label is None or label not in self.watched.watchers:
+            return
+        self.watched.focused = label
+        self.watcher = self.watched.watchers[label]
+        self.watch_status = self.watched.statuses[label]
+
+    def _front_context(self) -> str | None:
+        return self.watched.context_of(self.screen) or self.watched.focused
 
     # Hooks -------------------------------------------------------------------------------------
 
@@ -210,41 +348,60 @@ class PipetopApp(App[None]):
         self.refresh_bindings()
 
     def open_pipeline(self, name: str) -> None:
+        """Push the pipeline screen of `name` (a list key `context/name` with several
+        contexts), with its context's watcher."""
+        context: str | None = None
+        if self.watched.several:
+            context, name = self.watched.locate(name, self.screen)
+            self._focus(context)
         current = self.screen
-        if isinstance(current, PipelineScreen) and current.pipeline_name == name:
+        if (
+            isinstance(current, PipelineScreen)
+            and current.pipeline_name == name
+            and current.watcher is self.watcher
+        ):
             return
-        self.push_screen(
-            PipelineScreen(
-                name,
-                self.watcher,
-                clock=self.clock,
-                animated=self.settings.animations,
-                mask_ids=self.settings.mask_ids,
-            )
+        screen = PipelineScreen(
+            name,
+            self.watcher,
+            clock=self.clock,
+            animated=self.settings.animations,
+            mask_ids=self.settings.mask_ids,
         )
+        self.watched.bind(screen, context)
+        self.push_screen(screen)
 
     def open_logs(self, ref: ActionRef) -> None:
         """The log of the action run `ref` names (screen "logs")."""
-        self._open("logs", ref)
+        self._open("logs", ref, self._front_context())
 
     def open_artifacts(self, ref: ActionRef) -> None:
         """The artifacts of the action run `ref` names (screen "artifacts")."""
-        self._open("artifacts", ref)
+        self._open("artifacts", ref, self._front_context())
 
     def open_history(self, pipeline: str) -> None:
-        """The executions of `pipeline` (screen "history")."""
-        self._open("history", pipeline)
+        """The executions of `pipeline` (screen "history"; a list key with several contexts)."""
+        context: str | None = None
+        if self.watched.several:
+            context, pipeline = self.watched.locate(pipeline, self.screen)
+        self._open("history", pipeline, context)
 
     def open_help(self) -> None:
         """The keys and what they do (screen "help")."""
         self._open("help", None)
 
-    def _open(self, name: str, argument: object) -> None:
+    def _open(self, name: str, argument: object, context: str | None = None) -> None:
         factory = self.screen_factories.get(name)
         if factory is None:
             self.bell()
             return
-        self.push_screen(factory(argument))
+        if not self.watched.several:
+            context = None
+        # Screens take `app.watcher` when they mount: it must be their context's by then.
+        self._focus(context)
+        screen = factory(argument)
+        self.watched.bind(screen, context)
+        self.push_screen(screen)
 
     # Messages from screens ---------------------------------------------------------------------
 
@@ -289,10 +446,11 @@ class PipetopApp(App[None]):
         )
 
     def action_refresh(self) -> None:
-        """Re-read the list and the pipeline on screen now."""
-        self.watcher.refresh()
-        if self.watcher.visible is not None:
-            self.watcher.refresh(self.watcher.visible)
+        """Re-read the list and the pipeline on screen now (every context's list)."""
+        for each in self.watched.watchers.values() if self.watched.several else [self.watcher]:
+            each.refresh()
+            if each.visible is not None:
+                each.refresh(each.visible)
 
 
 def reconcile_settings(settings: Settings) -> ReconcileSettings:
@@ -313,15 +471,56 @@ def budget_settings(settings: Settings) -> BudgetSettings:
     return BudgetSettings(rate=budget.rate, burst=budget.burst, backoff_max=budget.backoff_max)
 
 
+def one_context(settings: Settings, context: WatchContext) -> tuple[ConnectionSettings, Settings]:
+    """The connection and settings of the app when one context is watched (its flags folded
+    into the settings, as `watch_contexts` folded the rest)."""
+    update: dict[str, Any] = {}
+    if context.read_only:
+        update["read_only"] = True
+    if context.production:
+        update["production"] = True
+    if context.events_queue:
+        update["events_queue"] = context.events_queue
+    return context.connection, settings.model_copy(update=update) if update else settings
+
+
+def several_contexts_app(
+    settings: Settings, contexts: Sequence[WatchContext], clock: Clock
+) -> PipetopApp:
+    """The app watching several contexts: one watcher each (see the module docstring)."""
+    watched = [
+        (
+            context,
+            Watcher(
+                context.connection,
+                events_queue=context.events_queue,
+                read_only=settings.read_only or context.read_only,
+                reconcile=reconcile_settings(settings),
+                budget=budget_settings(settings),
+                list_interval=settings.poll.pipelines,
+                now=clock,
+            ),
+        )
+        for context in contexts
+    ]
+    return PipetopApp(settings, watched[0][1], clock=clock, contexts=watched)
+
+
 def make_app(
     settings: Settings | None = None,
     connection: ConnectionSettings | None = None,
     *,
     clock: Clock = utc_now,
+    contexts: Sequence[WatchContext] = (),
 ) -> PipetopApp:
     """The app for the CLI and the tests: settings (layered by `load_settings`), where to
-    connect, and the clock every age and elapsed time is measured with."""
+    connect (one `connection`, or the `contexts` to watch at once: `tui.app.contexts`), and
+    the clock every age and elapsed time is measured with."""
     settings = settings or Settings()
+    if len(contexts) > 1:
+        return several_contexts_app(settings, contexts, clock)
+    if contexts:
+        connection, settings = one_context(settings, contexts[0])
     # The profile's table ([profiles.<name>]: production, read_only) applies from here on.
     profile = (connection.profile if connection else None) or os.environ.get("AWS_PROFILE")
     settings = settings.for_profile(profile or os.environ.get("AWS_DEFAULT_PROFILE"))

@@ -134,6 +134,40 @@ class ProfileSettings(BaseModel):
     """Never send a mutating call with this profile."""
 
 
+class ContextSettings(BaseModel):
+    """One watched context (`[[contexts]]`): an account and region to list pipelines from
+    (see `tui.app.contexts`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str | None = None
+    """The label in the list and the status bar (default: profile/region, what is set)."""
+    profile: str | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    events_queue: str | None = None
+    """This context's queue of CodePipeline events (the top-level `events_queue` is for the
+    single context only: a queue belongs to one account and region)."""
+    read_only: bool = False
+    """Never send a mutating call in this context (a `--read-only` flag holds for all)."""
+    production: bool = False
+    """A production context: marked in the status bar, confirmations ask more."""
+
+    @field_validator("endpoint_url", "events_queue")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ValueError(f"must be an http(s) URL, not {url!r}")
+        return url or None
+
+    @field_validator("name")
+    @classmethod
+    def _label(cls, name: str | None) -> str | None:
+        if name is not None and not name.strip():
+            raise ValueError("a context's name cannot be blank")
+        return name
+
+
 class Settings(BaseModel):
     """Everything about the app that a user may set (connection options are apart:
     `tui.aws.session.ConnectionSettings`)."""
@@ -149,6 +183,9 @@ class Settings(BaseModel):
     """Treat the connection as production (set per profile in `[profiles.<name>]`)."""
     profiles: dict[str, ProfileSettings] = Field(default_factory=dict)
     """Settings by AWS profile name (see the module docstring)."""
+    contexts: tuple[ContextSettings, ...] = ()
+    """Several accounts and regions watched at once (`[[contexts]]`; see `tui.app.contexts`).
+    `--profile`/`--region` on the command line replace them."""
     poll: PollSettings = Field(default_factory=PollSettings)
     """Poll and refresh intervals."""
     budget: RateBudgetSettings = Field(default_factory=RateBudgetSettings)

@@ -24,6 +24,13 @@ Decisions recorded here:
 - [I] The list shows no spinners: a still glyph per running row keeps thousands of rows
   cheap; the pipeline screen spins.
 - The cursor follows its pipeline across re-sorts and filters.
+- Several contexts (accounts, regions; `tui.app.contexts`): the app hands a `FleetView` and
+  rows are keyed `context/name` (`tui.model.fleet.scoped`), so two pipelines called
+  "web-app" are two rows. [I] Account and region columns appear only then, after the name:
+  with one context they would repeat the status bar on every row. Ties in every sort are
+  broken by the key, so the order is stable. `c` (binding id `context`) shows one context's
+  rows, then the next, then all again; the summary counts what is shown and names the
+  context; the filter also matches the context's label, account and region.
 """
 
 from __future__ import annotations
@@ -56,6 +63,7 @@ from tui.model.derived import (
     pending_approvals,
     short_revision,
 )
+from tui.model.fleet import FleetView, split_key
 from tui.model.view import PipelineView, WorkspaceView
 
 SortMode = Literal["name", "status", "recency"]
@@ -73,6 +81,8 @@ COLUMNS: Final = (
     ("started", "Started"),
     ("duration", "Duration"),
 )
+CONTEXT_COLUMNS: Final = (("account", "Account"), ("region", "Region"))
+"""Shown after the name with several contexts."""
 TIME_COLUMNS: Final = ("started", "duration")
 STATUS_RANK: Final[dict[str, int]] = {
     "AwaitingApproval": 0,
@@ -92,6 +102,8 @@ TIME_WIDTH: Final = 8
 NAME_BOUNDS: Final = (8, 40)
 STAGE_BOUNDS: Final = (5, 20)
 REVISION_MIN: Final = 8
+ACCOUNT_WIDTH: Final = 12
+REGION_BOUNDS: Final = (6, 14)
 
 
 def mask(value: str) -> str:
@@ -107,6 +119,9 @@ class _Row:
     search: str
     status_rank: int
     started: float
+    key: str = ""
+    """The row's key: the name, or `context/name` with several contexts."""
+    context: str | None = None
 
 
 class PipelinesScreen(Screen[None]):
@@ -117,6 +132,7 @@ class PipelinesScreen(Screen[None]):
         Binding("s", "sort", "Sort", id="sort"),
         Binding("h", "history", "History", id="history"),
         Binding("escape", "clear_filter", "Clear filter", id="clear-filter"),
+        Binding("c", "context", "Context", id="context"),
         Binding("j", "cursor_down", "Down", show=False, id="down"),
         Binding("k", "cursor_up", "Up", show=False, id="up"),
     ]
@@ -127,13 +143,18 @@ class PipelinesScreen(Screen[None]):
         clock: Callable[[], datetime] | None = None,
         mask_ids: bool = False,
         name: str | None = None,
+        contexts: tuple[str, ...] = (),
     ) -> None:
         super().__init__(name=name, id="pipelines-screen")
         self.clock = clock or (lambda: datetime.now(UTC))
         self.mask_ids = mask_ids
+        self.contexts = contexts if len(contexts) > 1 else ()
+        """The labels of the contexts watched, when there are several."""
+        self.shown_context: str | None = None
+        """The one context whose rows are shown (None: every context's)."""
         self.sort_mode: SortMode = "name"
         self.filter_text = ""
-        self.workspace = WorkspaceView()
+        self.workspace: WorkspaceView | FleetView = WorkspaceView()
         self.listed = False
         self._rows: dict[str, _Row] = {}
         self._order: list[str] = []
@@ -146,7 +167,8 @@ class PipelinesScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="summary")
         table = PipelineTable(id="pipelines")
-        for key, label in COLUMNS:
+        columns = COLUMNS[:1] + CONTEXT_COLUMNS + COLUMNS[1:] if self.contexts else COLUMNS
+        for key, label in columns:
             table.add_column(label, key=key, width=len(label))
         yield table
         yield Input(placeholder="filter pipelines (escape clears)", id="filter")
@@ -179,7 +201,7 @@ class PipelinesScreen(Screen[None]):
 
     # Data from the app --------------------------------------------------------------------------
 
-    def workspace_changed(self, workspace: WorkspaceView, names: Iterable[str]) -> None:
+    def workspace_changed(self, workspace: WorkspaceView | FleetView, names: Iterable[str]) -> None:
         """The workspace after a change of `names` (all of them when the list changed)."""
         self.workspace = workspace
         # The watcher's first change is the first answer of ListPipelines (even an empty one).
@@ -198,7 +220,7 @@ class PipelinesScreen(Screen[None]):
                     self._rows.pop(name, None)
                     table.forget_row(name)
                     continue
-                row = self._row(view, now, palette)
+                row = self._row(view, now, palette, name)
                 self._rows[name] = row
                 table.put_row(name, row.cells)
             self._fit_columns()
@@ -211,7 +233,9 @@ class PipelinesScreen(Screen[None]):
             self._palette = Palette.of(self.app.theme_variables)
         return self._palette
 
-    def _row(self, view: PipelineView, now: datetime, palette: Palette) -> _Row:
+    def _row(
+        self, view: PipelineView, now: datetime, palette: Palette, key: str | None = None
+    ) -> _Row:
         latest = view.latest_execution
         stage_text = Text()
         approvals = pending_approvals(view)
@@ -239,6 +263,15 @@ class PipelinesScreen(Screen[None]):
             **self._time_cells(view, now, palette),
         }
         search = " ".join((view.name, look(view.status).word, stage_text.plain, message)).lower()
+        context = None
+        located = split_key(key) if key is not None and self.contexts else None
+        if located is not None and isinstance(self.workspace, FleetView):
+            context = located[0]
+            place = self.workspace.place(context)
+            muted = palette.style("muted")
+            cells["account"] = Text(place.account or "…", style="" if place.account else muted)
+            cells["region"] = Text(place.region or "…", style="" if place.region else muted)
+            search = " ".join((search, context.lower(), place.account or "", place.region or ""))
         start = latest.start_time if latest is not None else None
         return _Row(
             name=view.name,
@@ -247,6 +280,8 @@ class PipelinesScreen(Screen[None]):
             search=search,
             status_rank=STATUS_RANK.get(view.status, 99),
             started=start.timestamp() if start is not None else -math.inf,
+            key=key or view.name,
+            context=context,
         )
 
     def _time_cells(self, view: PipelineView, now: datetime, palette: Palette) -> dict[str, Text]:
@@ -278,7 +313,7 @@ class PipelinesScreen(Screen[None]):
                     continue
                 cells = self._time_cells(row.view, now, palette)
                 row.cells.update(cells)
-                table.put_row(row.name, cells)
+                table.put_row(row.key, cells)
 
     # Filter and sort ---------------------------------------------------------------------------
 
@@ -288,22 +323,24 @@ class PipelinesScreen(Screen[None]):
         if self._sorted is None:
             rows = self._rows.values()
             if self.sort_mode == "status":
-                self._sorted = sorted(rows, key=lambda r: (r.status_rank, r.name))
+                self._sorted = sorted(rows, key=lambda r: (r.status_rank, r.name, r.key))
             elif self.sort_mode == "recency":
-                self._sorted = sorted(rows, key=lambda r: (-r.started, r.name))
+                self._sorted = sorted(rows, key=lambda r: (-r.started, r.name, r.key))
             else:
-                self._sorted = sorted(rows, key=lambda r: r.name)
+                self._sorted = sorted(rows, key=lambda r: (r.name, r.key))
         return self._sorted
 
     def _ordered(self) -> list[str]:
         words = self.filter_text.lower().split()
         rows = self._sorted_rows()
+        if self.shown_context is not None:
+            rows = [r for r in rows if r.context == self.shown_context]
         if not words:
-            return [r.name for r in rows]
+            return [r.key for r in rows]
         if len(words) == 1:
             word = words[0]
-            return [r.name for r in rows if word in r.search]
-        return [r.name for r in rows if all(w in r.search for w in words)]
+            return [r.key for r in rows if word in r.search]
+        return [r.key for r in rows if all(w in r.search for w in words)]
 
     def _reorder(self) -> None:
         order = self._ordered()
@@ -318,7 +355,7 @@ class PipelinesScreen(Screen[None]):
     def _fit_columns(self) -> None:
         if not self.is_mounted:
             return
-        names = [len(name) for name in self._rows] or [0]
+        names = [len(r.name) for r in self._rows.values()] or [0]
         stages = [r.cells["stage"].cell_len for r in self._rows.values()] or [0]
         widths = {
             "name": _bounded(max(names), NAME_BOUNDS),
@@ -327,7 +364,11 @@ class PipelinesScreen(Screen[None]):
             "started": TIME_WIDTH,
             "duration": TIME_WIDTH,
         }
-        padding = 2 * self.table.cell_padding * len(COLUMNS)
+        if self.contexts:
+            regions = [r.cells["region"].cell_len for r in self._rows.values() if r.context]
+            widths["account"] = ACCOUNT_WIDTH
+            widths["region"] = _bounded(max(regions or [0]), REGION_BOUNDS)
+        padding = 2 * self.table.cell_padding * len(self.table.columns)
         # Room for the vertical scrollbar, so a long list does not push a column out.
         available = self.table.size.width or self.size.width
         rest = available - sum(widths.values()) - padding - 2
@@ -338,8 +379,11 @@ class PipelinesScreen(Screen[None]):
 
     def _show_summary(self) -> None:
         palette = self.palette
-        workspace = self.workspace
+        workspace: WorkspaceView | FleetView = self.workspace
         total = len(self._rows)
+        if self.shown_context is not None and isinstance(workspace, FleetView):
+            workspace = workspace.workspaces.get(self.shown_context) or WorkspaceView()
+            total = len(workspace.pipelines)
         summary = Text(no_wrap=True, overflow="ellipsis")
         if not self.listed:
             summary.append("Loading pipelines…", style=palette.style("muted"))
@@ -355,6 +399,8 @@ class PipelinesScreen(Screen[None]):
                 summary.append("   ")
                 summary.append(f"{shown.glyph} {count} {words}", style=style)
         right = Text(f"sort: {SORT_WORDS[self.sort_mode]}", style=palette.style("muted"))
+        if self.shown_context is not None:
+            right.append(f" · context: {self.shown_context}", style=palette.style("info"))
         if self.filter_text:
             right.append(
                 f" · filter “{self.filter_text}”: {len(self._order)} of {total}",
@@ -376,7 +422,26 @@ class PipelinesScreen(Screen[None]):
             return self.table.cursor_key is not None
         if action == "clear_filter":
             return bool(self.filter_text) or self.filter_input.display
+        if action == "context":
+            return bool(self.contexts)
         return True
+
+    def action_context(self) -> None:
+        """The next context's rows alone, then all of them again (the app keeps the status
+        bar in step when it offers `show_context`)."""
+        cycle: list[str | None] = [None, *self.contexts]
+        following = cycle[(cycle.index(self.shown_context) + 1) % len(cycle)]
+        show: Callable[[str | None], None] = getattr(self.app, "show_context", self.show_context)
+        show(following)
+
+    def show_context(self, context: str | None) -> None:
+        """Show only the rows of `context` (None: every context's)."""
+        if context is not None and context not in self.contexts:
+            return
+        self.shown_context = context
+        with self.app.batch_update():
+            self._reorder()
+            self._show_summary()
 
     def action_history(self) -> None:
         name = self.table.cursor_key

@@ -16,6 +16,9 @@ Decisions recorded here:
 - The clock is the app's (`app.clock()`, injectable), so snapshot tests see a fixed age.
 - [I] Times of day are shown in local time (what the user's wall clock says); ages are
   differences, the same in any zone.
+- Several contexts: the app sets `contexts` (`ContextHealth` per context) on the merged
+  list's bar, which then shows each context's health in one line
+  (`tui.app.widgets.context_health`); a screen of one context gets that context's `status`.
 - [I] The endpoint URL comes last: on a narrow terminal the freshness of the data matters
   more. Long URLs are cut in the middle (the scheme and port tell endpoints apart); the bar
   never wraps. With `mask_ids` the port is masked: the local endpoint's port
@@ -31,6 +34,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from tui.app.widgets.context_health import ContextHealth, render_health
 from tui.app.widgets.glyphs import Palette
 from tui.aws.feed import FeedMode
 from tui.aws.watch import WatchStatus
@@ -60,6 +64,8 @@ class StatusBar(Widget):
     """
 
     status: reactive[WatchStatus | None] = reactive(None)
+    contexts: reactive[tuple[ContextHealth, ...]] = reactive(())
+    """Every context's health, when the bar speaks for several (then `status` is unused)."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
@@ -69,6 +75,9 @@ class StatusBar(Widget):
         # A bar mounted after the last status change starts from the app's current one.
         if self.status is None:
             self.status = getattr(self.app, "watch_status", None)
+        health = getattr(self.app, "health_for", None)
+        if health is not None and not self.contexts:
+            self.contexts = tuple(health(self.screen))
         self.set_interval(1.0, self._tick)
 
     def _tick(self) -> None:
@@ -95,6 +104,8 @@ class StatusBar(Widget):
     def render(self) -> Text:
         status = self.status
         palette = self._palette()
+        if self.contexts:
+            return render_health(self.contexts, palette)
         if status is None:
             return Text("connecting…", style=palette.style("muted"))
         line = Text(no_wrap=True, overflow="ellipsis")
