@@ -332,6 +332,8 @@ def _baselines(
     snapshot = ledger.snapshot
     if snapshot is not None:
         since = ledger.snapshot_time if ledger.snapshot_time is not None else -math.inf
+        for eid, status in _ended_in_snapshot(snapshot).items():
+            baselines.setdefault(("pipeline", eid), Baseline(status, since))
         for stage in snapshot.stage_states:
             latest = stage.latest_execution
             if latest is not None:
@@ -354,3 +356,26 @@ def _baselines(
                         run.status, since if changed is None else changed
                     )
     return baselines, owners
+
+
+def _ended_in_snapshot(snapshot: PipelineState) -> dict[str, str]:
+    """Executions the snapshot shows ended: a stage of theirs Failed, Stopped or Cancelled,
+    or the last stage Succeeded. For one the summaries do not list (it started after they
+    were read), this is its baseline at the snapshot time: without it, its STARTED event from
+    before the snapshot, arriving late, would reopen an execution the snapshot shows ended."""
+    stages = snapshot.stage_states
+    ended: dict[str, str] = {}
+    running: set[str] = set()
+    for stage in stages:
+        latest = stage.latest_execution
+        if latest is None:
+            continue
+        if latest.status in ACTIVE:
+            running.add(latest.pipeline_execution_id)
+        elif latest.status in ("Failed", "Stopped", "Cancelled"):
+            ended.setdefault(latest.pipeline_execution_id, latest.status)
+    last = stages[-1].latest_execution if stages else None
+    if last is not None and last.status == "Succeeded":
+        ended.setdefault(last.pipeline_execution_id, "Succeeded")
+    waiting = {w.pipeline_execution_id for stage in stages for w in stage.waiting_executions()}
+    return {eid: status for eid, status in ended.items() if eid not in running | waiting}

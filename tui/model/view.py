@@ -26,7 +26,10 @@ its event feed works.
   with all its attempts (action events, an action's `latestExecution`).
 - *baseline* of a record: what the latest snapshot (stages, actions) or summaries
   (executions) say of it, with `L`, the time it last changed: an action's `lastStatusChange`;
-  an execution's `lastUpdateTime`; for a stage, the snapshot time `S`.
+  an execution's `lastUpdateTime`; for a stage, the snapshot time `S`. An execution the
+  summaries do not list (it started after they were read) but the snapshot shows ended (a
+  stage of it Failed, Stopped or Cancelled, or the last stage Succeeded) has that end as its
+  baseline, at `S`: its late STARTED never reopens it.
 - *snapshot time* `S`: the latest timestamp in the GetPipelineState answer (created, updated,
   transitions' `lastChangedAt`, actions' `lastStatusChange`), or `observed_at` when the caller
   passes a later one. Every change at or before `S` is in the snapshot. `observed_at` must be
