@@ -21,9 +21,11 @@ How it works:
   reported through `on_status`, and deleted with the batch.
 - `close()` stops the loop; messages received but not yet applied (the callback had not
   returned) are handed back with ChangeMessageVisibility 0, and applied ones not yet deleted
-  are deleted, so the next start sees neither stale redeliveries nor lost events. [I] A
-  receive still in flight at close is abandoned: whatever SQS had handed it comes back after
-  the queue's visibility timeout, and the reducer ignores what it has already applied.
+  are deleted, so the next start sees neither stale redeliveries nor lost events (a delete
+  that failed for a passing reason, a 5xx or throttling, is retried with the next receive
+  and at close). [I] A receive still in flight at close is abandoned: whatever SQS had
+  handed it comes back after the queue's visibility timeout, and the reducer ignores what it
+  has already applied.
 - Status (`on_status(FeedStatus)`, on every change): "events live"; "polling every N s" when
   there is no queue (the app polls, see `reconcile.py`); "degraded: <problem> (polling every
   N s)" when the queue fails (QueueDoesNotExist, access denied, expired credentials, endpoint
@@ -235,6 +237,8 @@ class EventFeed:
 
     async def _handle(self, sqs: Any, url: str, messages: list[dict[str, Any]]) -> None:
         if not messages:
+            # Deletes an earlier round could not make are retried with each receive.
+            await self._delete(sqs, url)
             return
         events: list[PipelineEvent] = []
         parsed: list[_Received] = []
@@ -265,15 +269,26 @@ class EventFeed:
         await self._delete(sqs, url)
 
     async def _delete(self, sqs: Any, url: str) -> None:
-        # At most 10 entries a batch. A batch is taken off the list before it is sent: if the
-        # delete fails (a receipt gone stale, the queue gone), the messages come back after
-        # their visibility timeout and the reducer skips what it has applied, rather than a
-        # receipt that can never be deleted failing every later round.
+        # At most 10 entries a batch. A batch is taken off the list before it is sent. If the
+        # delete fails for good (a receipt gone stale, the queue gone), the messages come back
+        # after their visibility timeout and the reducer skips what it has applied, rather
+        # than a receipt that can never be deleted failing every later round. A delete that
+        # may work later (throttled, a 5xx, the endpoint briefly away) or that close()
+        # interrupted keeps its batch for the next round or the hand-back: otherwise applied
+        # messages would come back as stale redeliveries, also to the next start.
         while self._undeleted:
             batch = self._undeleted[:MAX_MESSAGES]
             del self._undeleted[: len(batch)]
             entries = [{"Id": str(i), "ReceiptHandle": r.receipt} for i, r in enumerate(batch)]
-            await sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+            try:
+                await sqs.delete_message_batch(QueueUrl=url, Entries=entries)
+            except asyncio.CancelledError:
+                self._undeleted[:0] = batch
+                raise
+            except Exception as exc:
+                if self.aws.describe(exc).transient:
+                    self._undeleted[:0] = batch
+                raise
 
     async def _hand_back(self) -> None:
         """Return unapplied messages to the queue at once; delete applied ones."""
