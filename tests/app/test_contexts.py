@@ -53,15 +53,21 @@ def beta(tmp_path: Path) -> Iterator[Endpoint]:
             ep.stop()
 
 
-def context(label: str, url: str, **connection: Any) -> WatchContext:
+def context(label: str, url: str, *, production: bool = False, **connection: Any) -> WatchContext:
     return WatchContext(
         label,
         ConnectionSettings(endpoint_url=url, max_attempts=1, connect_timeout=1.0, **connection),
+        production=production,
     )
 
 
-def two_context_app(alpha: Endpoint, beta: Endpoint, **settings: Any) -> PipetopApp:
-    contexts = [context("alpha", alpha.url), context("beta", beta.url, region=BETA_REGION)]
+def two_context_app(
+    alpha: Endpoint, beta: Endpoint, *, beta_production: bool = False, **settings: Any
+) -> PipetopApp:
+    contexts = [
+        context("alpha", alpha.url),
+        context("beta", beta.url, region=BETA_REGION, production=beta_production),
+    ]
     return make_app(app_settings(**settings), clock=fixed_clock, contexts=contexts)
 
 
@@ -147,9 +153,11 @@ async def test_opening_a_row_opens_that_pipeline_in_its_own_context(
     endpoint: Endpoint, beta: Endpoint
 ) -> None:
     seed(endpoint, beta)
-    app = two_context_app(endpoint, beta)
+    app = two_context_app(endpoint, beta, beta_production=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: merged(app))
+        assert "beta  PROD " in bar_text(app)
+        assert "alpha  PROD" not in bar_text(app)
         before_alpha = calls(endpoint).get("codepipeline.ListActionExecutions", 0)
         grid = table(app)
         grid.move_cursor(row=grid.row_keys.index("beta/web-app"))
@@ -160,6 +168,8 @@ async def test_opening_a_row_opens_that_pipeline_in_its_own_context(
         assert screen.pipeline_name == "web-app"
         assert screen.watcher is app.watched.watchers["beta"]
         assert app.watcher is app.watched.watchers["beta"]
+        # Beta is production: its controls ask for the name typed out; alpha's do not.
+        assert screen.production
         # What the screen shows is beta's pipeline: its approval stage, not alpha's build.
         await wait_until(pilot, lambda: screen.view is not None and screen.view.stage("Gate"))
         assert screen.view is not None
@@ -180,6 +190,7 @@ async def test_opening_a_row_opens_that_pipeline_in_its_own_context(
         screen = app.screen
         assert isinstance(screen, PipelineScreen)
         assert screen.watcher is app.watched.watchers["alpha"]
+        assert not screen.production
         await wait_until(pilot, lambda: screen.view is not None and screen.view.stage("Build"))
         assert screen.view is not None
         assert screen.view.stage("Gate") is None

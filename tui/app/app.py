@@ -340,6 +340,14 @@ class PipetopApp(App[None]):
     def _front_context(self) -> str | None:
         return self.watched.context_of(self.screen) or self.watched.focused
 
+    def production_of(self, watcher: Watcher) -> bool:
+        """Whether the context `watcher` watches is production (its `[[contexts]]` entry or
+        profile table; the settings' own with one context)."""
+        label = self.watched.label_of(watcher)
+        if label is None:
+            return self.settings.production
+        return self.settings.production or self.watched.contexts[label].production
+
     # Hooks -------------------------------------------------------------------------------------
 
     def register_screen(self, name: str, factory: ScreenFactory) -> None:
@@ -442,7 +450,9 @@ class PipetopApp(App[None]):
         if isinstance(self.screen, ApprovalsScreen):
             return
         self.push_screen(
-            ApprovalsScreen(self.watcher, clock=self.clock, production=self.settings.production)
+            ApprovalsScreen(
+                self.watcher, clock=self.clock, production=self.production_of(self.watcher)
+            )
         )
 
     def action_refresh(self) -> None:

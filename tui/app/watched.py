@@ -63,6 +63,10 @@ class WatchedContexts:
         if label is not None:
             self._screens[screen] = label
 
+    def label_of(self, watcher: Watcher) -> str | None:
+        """The context a watcher watches (None: not one of these)."""
+        return next((label for label, each in self.watchers.items() if each is watcher), None)
+
     def context_of(self, screen: Any) -> str | None:
         """The context a screen belongs to (None: it speaks for every context)."""
         return self._screens.get(screen)

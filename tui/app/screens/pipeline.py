@@ -502,6 +502,10 @@ class PipelineScreen(Screen[None]):
 
     @property
     def production(self) -> bool:
+        """The app says per context (several accounts: only some are production)."""
+        production_of = getattr(self.app, "production_of", None)
+        if production_of is not None:
+            return bool(production_of(self.watcher))
         settings = getattr(self.app, "settings", None)
         return bool(getattr(settings, "production", False))
 
