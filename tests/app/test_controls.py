@@ -602,3 +602,92 @@ async def test_rollback_to_an_earlier_execution_that_succeeded(endpoint: Endpoin
     assert newest["executionType"] == "ROLLBACK"
     assert newest["rollbackMetadata"]["rollbackTargetPipelineExecutionId"] == first
     assert newest["trigger"]["triggerType"] == "ManualRollback"
+
+
+# Read-only -------------------------------------------------------------------------------------
+
+# Every key a user can type without a modifier, and the special keys the screens bind. Not `q`
+# (quit), nor ctrl+c / ctrl+q: they end the app under test.
+ALL_KEYS = [
+    *"abcdefghijklmnoprstuvwxyz",
+    *"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    *"0123456789",
+    "question_mark", "slash", "space", "enter", "tab", "shift+tab",
+    "up", "down", "left", "right", "home", "end", "pageup", "pagedown",
+    "ctrl+r", "ctrl+o", "ctrl+l", "ctrl+y",
+]  # fmt: skip
+
+
+async def back_to(pilot: Any, app: PipetopApp, screen: Screen[Any]) -> None:
+    """Close whatever a key opened on top of `screen`."""
+    for _ in range(5):
+        if app.screen is screen:
+            return
+        await pilot.press("escape")
+    while app.screen is not screen and screen in app.screen_stack:
+        app.pop_screen()
+        await pilot.pause()
+
+
+async def press_everything(pilot: Any, app: PipetopApp, screen: Screen[Any]) -> None:
+    for key in ALL_KEYS:
+        await pilot.press(key)
+        await back_to(pilot, app, screen)
+
+
+async def test_read_only_sends_no_mutating_request_whatever_is_pressed(
+    endpoint: Endpoint, tmp_path: Path
+) -> None:
+    client, token = gated(endpoint)
+    flaky(endpoint, "flaky", tmp_path / "never")
+    from tui.app.screens.approvals import ApprovalsScreen
+    from tui.aws.errors import ReadOnlyRefused
+
+    app = app_for(endpoint, app_settings(read_only=True))
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: {"gated", "flaky"} <= set(app.workspace.pipelines))
+        reset_calls(endpoint)
+        listing = app.screen
+        await press_everything(pilot, app, listing)
+        for name, focus_on, actions in (("gated", "Release", 3), ("flaky", "Check", 3)):
+            page = await open_pipeline(app, pilot, name, actions)
+            await until(pilot, lambda row=focus_on: rows(app)[row].action is not None)
+            await focus(app, pilot, focus_on)
+            # Every control is hidden, whatever the focus.
+            for control in ("approve", "retry", "stop", "release", "transition", "rollback"):
+                assert page.check_action(control, ()) is False, control
+            await press_everything(pilot, app, page)
+            await back_to(pilot, app, page)
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is listing)
+            # The screen left is removed before the next one (same id) is pushed.
+            await until(pilot, lambda left=page: not left.is_attached)
+        await pilot.press("A")
+        approvals = await dialog(pilot, app, ApprovalsScreen)
+        await until(pilot, lambda: approvals.approvals)
+        assert approvals.check_action("answer", ()) is False
+        await press_everything(pilot, app, approvals)
+        # The client layer refuses by itself: nothing reaches the endpoint.
+        for call in (
+            app.watcher.client.put_approval_result(
+                "gated", "Approve", "Release", token, "Approved", "x"
+            ),
+            app.watcher.client.start_pipeline_execution("gated"),
+            app.watcher.client.disable_stage_transition("gated", "Approve", "no"),
+            app.watcher.client.rollback_stage("flaky", "Test", "nothing"),
+        ):
+            try:
+                await call
+            except ReadOnlyRefused:
+                pass
+            else:
+                raise AssertionError("a mutating call was not refused")
+        counted = calls(endpoint)
+    # SQS calls are left out: the feed's receive/delete of its own queue is reading events.
+    changed = {k: v for k, v in mutating(counted).items() if not k.startswith("sqs.")}
+    assert changed == {}
+    # The pipelines were read meanwhile, so keys did reach a live app.
+    assert counted.get("codepipeline.GetPipelineState", 0) > 0
+    assert action_state(client, "gated", "Approve", "Release")["latestExecution"]["status"] == (
+        "InProgress"
+    )
