@@ -1,0 +1,97 @@
+"""PipelineTable draws every body cell exactly as Textual's DataTable would: the same
+segments and styles (mouse meta included), whichever path drew them (its own cache, its
+own renderer, or DataTable's), for cells of every kind the screens use and the unusual ones."""
+
+from __future__ import annotations
+
+from rich.segment import Segment
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.widgets import DataTable
+
+from tui.app.widgets.pipeline_table import PipelineTable
+
+SIZE = (100, 12)
+
+
+def cells() -> list[Text]:
+    status = Text(no_wrap=True)
+    status.append("✗ ", style="bold red")
+    status.append("Failed", style="red")
+    revision = Text(no_wrap=True, overflow="ellipsis")
+    revision.append("3f9e2c1", style="bold")
+    revision.append(" Escape user input in the greeting page and the footer")
+    return [
+        Text("web-app", no_wrap=True, overflow="ellipsis"),
+        status,
+        Text(),
+        revision,
+        Text("a-name-far-too-long-for-its-column-and-then-some", overflow="crop"),
+        Text("日本語のパイプライン名前", no_wrap=True, overflow="ellipsis"),
+        Text("right", justify="right"),
+        Text("tab\there", style="italic"),
+        Text("wraps when it is allowed to, over several lines", no_wrap=False),
+        Text("two\nlines"),
+    ]
+
+
+class Holder(App[None]):
+    def compose(self) -> ComposeResult:
+        table = PipelineTable()
+        for index in range(3):
+            table.add_column(f"c{index}", key=f"c{index}", width=[9, 14, 5][index])
+        yield table
+
+
+def rendered(table: PipelineTable, row: int, column: int, *, base: bool, cursor: bool) -> object:
+    width = table.ordered_columns[column].get_render_width(table)
+    style = table.rich_style
+    if base:
+        return DataTable._render_cell(table, row, column, style, width, cursor, False)
+    return table._render_cell(row, column, style, width, cursor, False)
+
+
+def plain(lines: object) -> list[list[Segment]]:
+    assert isinstance(lines, list)
+    return [list(line) for line in lines]
+
+
+async def test_cells_are_drawn_as_datatable_draws_them() -> None:
+    app = Holder()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PipelineTable)
+        texts = cells()
+        keys = []
+        for index in range(0, len(texts), 3):
+            key = f"row{index}"
+            keys.append(key)
+            chunk = (texts[index : index + 3] + [Text()] * 3)[:3]
+            table.put_row(key, {f"c{c}": chunk[c] for c in range(3)})
+        table.show(keys)
+        await pilot.pause()
+        # Twice, in two orders: the second pass is drawn from the caches at new positions.
+        for order in (keys, list(reversed(keys))):
+            table.show(order)
+            for row in range(len(order)):
+                for column in range(3):
+                    for cursor in (False, True):
+                        ours = rendered(table, row, column, base=False, cursor=cursor)
+                        theirs = rendered(table, row, column, base=True, cursor=cursor)
+                        assert plain(ours) == plain(theirs), (order[row], column, cursor)
+        # The one-line cells took the table's own renderer (the others DataTable's).
+        assert len(table._contents) == 10
+
+
+async def test_a_changed_cell_is_drawn_anew() -> None:
+    app = Holder()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PipelineTable)
+        table.put_row("a", {"c0": Text("old"), "c1": Text("same")})
+        table.show(["a"])
+        await pilot.pause()
+        before = rendered(table, 0, 0, base=False, cursor=False)
+        table.put_row("a", {"c0": Text("new")})
+        after = rendered(table, 0, 0, base=False, cursor=False)
+        assert "old" in "".join(s.text for s in plain(before)[0])
+        assert "new" in "".join(s.text for s in plain(after)[0])
+        assert plain(after) == plain(rendered(table, 0, 0, base=True, cursor=False))
