@@ -10,6 +10,7 @@ import json
 import os
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -127,9 +128,18 @@ async def test_one_list_of_both_contexts_with_account_and_region_columns(
     endpoint: Endpoint, beta: Endpoint
 ) -> None:
     seed(endpoint, beta)
-    app = two_context_app(endpoint, beta)
+    contexts = [
+        replace(context("alpha", endpoint.url), read_only=True),
+        context("beta", beta.url, region=BETA_REGION),
+    ]
+    app = make_app(app_settings(), clock=fixed_clock, contexts=contexts)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: merged(app), what="three rows from two contexts")
+        # Read-only is the context's own.
+        assert app.watched.watchers["alpha"].client.read_only
+        assert not app.watched.watchers["beta"].client.read_only
+        assert "alpha · 000000000000 · us-east-1  READ-ONLY " in bar_text(app)
+        assert "READ-ONLY" not in bar_text(app).split("beta")[1]
         grid = table(app)
         assert [str(c.key.value) for c in grid.ordered_columns][:3] == [
             "name",
@@ -156,8 +166,8 @@ async def test_opening_a_row_opens_that_pipeline_in_its_own_context(
     app = two_context_app(endpoint, beta, beta_production=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: merged(app))
-        assert "beta  PROD " in bar_text(app)
-        assert "alpha  PROD" not in bar_text(app)
+        assert f"beta · {BETA_ACCOUNT} · {BETA_REGION}  PROD " in bar_text(app)
+        assert "PROD" not in bar_text(app).split("beta")[0]
         before_alpha = calls(endpoint).get("codepipeline.ListActionExecutions", 0)
         grid = table(app)
         grid.move_cursor(row=grid.row_keys.index("beta/web-app"))

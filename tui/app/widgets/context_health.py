@@ -1,6 +1,6 @@
 """Each watched context's health in one line, for the status bar of the merged list.
 
-    ● dev · 111111111111 · eu-west-1 │ ✗ prod PROD · 222222222222 · us-east-1 SSO session expired
+    ● dev · 111111111111 · eu-west-1 │ ✗ prod · 222222222222 · us-east-1  PROD  SSO session expired
 
 One entry per context, in the order they were given: a glyph (● fresh, … loading, ▲
 throttled, ✗ failing or stale), the label, account and region when known, and what is wrong
@@ -12,8 +12,8 @@ Decisions recorded here:
   context's, and "updated 3s ago" per context would redraw every second for nothing. A
   failing context names its problem's title and since when its data is stale; a context
   switched to (`c`) gets the full single-context bar.
-- [I] A production context carries a PROD badge, as the single-context bar does for LOCAL
-  and READ-ONLY.
+- [I] A production context carries a PROD badge and a read-only one READ-ONLY, as the
+  single-context bar marks LOCAL and READ-ONLY.
 """
 
 from __future__ import annotations
@@ -63,12 +63,15 @@ def render_health(contexts: Sequence[ContextHealth], palette: Palette) -> Text:
         glyph, tone = health_glyph(status)
         line.append(f"{glyph} ", style=palette.style(tone))  # type: ignore[arg-type]
         line.append(context.label, style="bold")
-        if context.production:
-            line.append(" ")
-            line.append(" PROD ", style="bold reverse")
         where = [part for part in (status.account, status.region) if part]
         if where:
             line.append(" · " + " · ".join(where), style=palette.style("muted"))
+        if context.production:
+            line.append(" ")
+            line.append(" PROD ", style="bold reverse")
+        if status.read_only:
+            line.append(" ")
+            line.append(" READ-ONLY ", style="bold reverse")
         if status.problem is not None:
             line.append(f" {status.problem.title}", style=palette.style(tone))  # type: ignore[arg-type]
         if status.stale_since is not None:
