@@ -241,6 +241,16 @@ async def test_the_context_key_shows_one_context_then_the_next_then_all(
         assert "● alpha" in bar_text(app)
         assert "● beta" in bar_text(app)
         # The command palette switches too, by the context's label.
+        await pilot.press("ctrl+p")
+        await pilot.press(*"show context: beta")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: table(app).row_keys == ["beta/web-app"])
+        await pilot.press("ctrl+p")
+        await pilot.press(*"show all contexts")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(table(app).row_keys) == 3)
         app.show_context("beta")
         await pilot.pause()
         assert table(app).row_keys == ["beta/web-app"]
