@@ -431,7 +431,9 @@ class PipetopApp(App[None]):
 
     @on(ProblemOccurred)
     def _problem(self, message: ProblemOccurred) -> None:
-        self.report_problem(message.problem)
+        # A screen of one context reports a problem of that context.
+        context = self.watched.context_of(self.screen) if self.watched.several else None
+        self.report_problem(message.problem, context=context)
 
     # Keys --------------------------------------------------------------------------------------
 
