@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, RadioSet, Static
 
 from tests.app.screen_support import in_thread, rendered_lines, until
 from tests.app.support import app_for, app_settings
-from tests.endpoint import Endpoint
+from tests.endpoint import Endpoint, wait_for
 from tests.faults import calls, injected, mutating, reset_calls
 from tests.local.pipelines import (
     action_executions,
@@ -130,7 +130,7 @@ async def test_approve_shows_everything_and_answers_with_the_summary(endpoint: E
         await pilot.press("a")
         answer = await dialog(pilot, app, ApprovalDialog)
         await until(pilot, lambda: answer.link is not None)
-        shown = " ".join(str(s.render()) for s in answer.query(".control-field").results(Static))
+        shown = " ".join(str(s.render()) for s in answer.query(".control-value").results(Static))
         for expected in (
             "gated",
             "Approve · action Release",
@@ -230,6 +230,91 @@ async def test_a_stale_token_says_so_sends_nothing_more_and_refreshes(endpoint: 
         await closed(pilot, app, answer)
     state = action_state(client, "gated", "Approve", "Release")["latestExecution"]
     assert state["summary"] == "done elsewhere"
+
+
+async def test_parallel_approval_answers_the_execution_shown(endpoint: Endpoint) -> None:
+    upload_source(endpoint)
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline("para", stage("Approve", approval("Gate")), mode="PARALLEL")
+    )
+    first = latest_execution_id(client, "para")
+    endpoint.advance(5)
+    second = client.start_pipeline_execution(name="para")["pipelineExecutionId"]
+
+    def both_waiting() -> bool:
+        return all(
+            any(
+                d["actionName"] == "Gate" and d["status"] == "InProgress"
+                for d in action_executions(client, "para", e)
+            )
+            for e in (first, second)
+        )
+
+    await in_thread(lambda: wait_for(both_waiting))
+    # PARALLEL: the state shows no token; ListActionExecutions' externalExecutionId is it.
+    assert "token" not in action_state(client, "para", "Approve", "Gate")["latestExecution"]
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        page = await open_pipeline(app, pilot, "para", 2)
+        await until(pilot, lambda: status_of(app, "Gate") == "InProgress")
+        await focus(app, pilot, "Gate")
+        await until(pilot, lambda: page.check_action("next_execution", ()))
+        await pilot.press("n")
+        shown = page.selected_execution
+        assert shown in (first, second)
+        await until(
+            pilot,
+            lambda: (
+                (rows(app)["Gate"].action or None) is not None
+                and rows(app)["Gate"].action.execution_id == shown
+            ),
+        )
+        await pilot.press("a")
+        answer = await dialog(pilot, app, ApprovalDialog)
+        assert answer.approval.execution_id == shown
+        await until(pilot, lambda: answer.token is not None)
+        run = next(d for d in action_executions(client, "para", shown) if d["actionName"] == "Gate")
+        assert answer.token == run["output"]["executionResult"]["externalExecutionId"]
+        await press_button(pilot, answer, "approve")
+        await confirm(pilot, app, expect=f"for execution {shown}")
+        await closed(pilot, app, answer)
+    other = second if shown == first else first
+    assert wait_status(client, "para", shown) == "Succeeded"
+    assert execution_status_now(client, "para", other) == "InProgress"
+
+
+async def test_the_approvals_view_lists_every_pipeline_and_answers(endpoint: Endpoint) -> None:
+    client, _ = gated(endpoint, "alpha")
+    gated(endpoint, "beta")
+    from textual.widgets import DataTable
+
+    from tui.app.screens.approvals import ApprovalsScreen
+
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: {"alpha", "beta"} <= set(app.workspace.pipelines))
+        await pilot.press("A")
+        view = await dialog(pilot, app, ApprovalsScreen)
+        await until(pilot, lambda: len(view.approvals) == 2)
+        assert sorted(a.pipeline for a in view.approvals) == ["alpha", "beta"]
+        table = view.query_one("#approvals", DataTable)
+        row = next(i for i, a in enumerate(view.approvals) if a.pipeline == "beta")
+        table.move_cursor(row=row)
+        await pilot.pause()
+        await pilot.press("enter")
+        answer = await dialog(pilot, app, ApprovalDialog)
+        assert answer.approval.pipeline == "beta"
+        await pilot.press(*"ok")
+        await press_button(pilot, answer, "approve")
+        await confirm(pilot, app, expect="Approve Release in beta / Approve")
+        await closed(pilot, app, answer)
+        assert app.screen is view
+        await until(pilot, lambda: [a.pipeline for a in view.approvals] == ["alpha"])
+    assert action_state(client, "beta", "Approve", "Release")["latestExecution"]["summary"] == "ok"
+    assert action_state(client, "alpha", "Approve", "Release")["latestExecution"]["status"] == (
+        "InProgress"
+    )
 
 
 # Retry -----------------------------------------------------------------------------------------
@@ -463,7 +548,7 @@ async def test_disable_with_a_checked_reason_then_enable(endpoint: Endpoint) -> 
         await pilot.press("t")
         enable = await dialog(pilot, app, TransitionDialog)
         assert "Freeze for the release review" in " ".join(
-            str(s.render()) for s in enable.query(".control-field").results(Static)
+            str(s.render()) for s in enable.query(".control-value").results(Static)
         )
         await press_button(pilot, enable, "enable")
         await confirm(pilot, app, expect="Enable the transition into Deploy")
@@ -588,7 +673,7 @@ async def test_rollback_to_an_earlier_execution_that_succeeded(endpoint: Endpoin
         rollback = await dialog(pilot, app, RollbackDialog)
         await until(pilot, lambda: len(rollback.targets) == 2)
         assert [t.execution_id for t in rollback.targets] == [second, first]
-        await pilot.press("down")
+        # The newest execution other than the one in the stage now is offered first.
         assert rollback.target is not None
         assert rollback.target.execution_id == first
         command = rollback.query_one("#control-command", CliEquivalent).command

@@ -119,12 +119,14 @@ class ApprovalDialog(ControlDialog):
         yield Static(
             "Summary (shown with the answer, up to 512 characters)", classes="control-label"
         )
-        yield Input(placeholder="why", id="approval-summary", max_length=SUMMARY_LIMIT)
+        yield Input(
+            placeholder="why", id="approval-summary", max_length=SUMMARY_LIMIT, compact=True
+        )
 
     def compose_buttons(self) -> ComposeResult:
-        yield Button("Approve", id="approve", classes="control-go", variant="success")
-        yield Button("Reject", id="reject", classes="control-go", variant="error")
-        yield Button("Open link", id="open-link", disabled=True)
+        yield Button("Approve", id="approve", classes="control-go", variant="success", compact=True)
+        yield Button("Reject", id="reject", classes="control-go", variant="error", compact=True)
+        yield Button("Open link", id="open-link", disabled=True, compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -145,25 +147,26 @@ class ApprovalDialog(ControlDialog):
         return text
 
     def _tick(self) -> None:
-        self.query_one("#approval-times", Static).update(f"{'Waiting':<11}{self._times()}")
+        self.query_one("#approval-times", Static).update(self._times())
 
     @work(group="approval-read", exit_on_error=False)
     async def _load(self) -> None:
-        """The declaration's CustomData and link; on PARALLEL pipelines the token."""
+        """CustomData and the link (as the run resolved them, else as declared); on PARALLEL
+        pipelines the token."""
         approval = self.approval
+        configuration: dict[str, str] = {}
+        note = ""
         try:
             declaration = await self.watcher.declaration(approval.pipeline)
         except Exception as exc:
             problem = self.watcher.aws.describe(exc)
-            self._show_config(None, None, note=f"({problem.title}: {problem.detail})")
+            note = f"({problem.title}: {problem.detail})"
         else:
             stage = declaration.stage(approval.stage)
             declared = stage.action(approval.action.name) if stage is not None else None
-            configuration = declared.configuration if declared is not None else {}
-            self._show_config(
-                configuration.get("CustomData"), configuration.get("ExternalEntityLink")
-            )
-        if self.token is None and approval.execution_id is not None:
+            configuration = dict(declared.configuration) if declared is not None else {}
+        run = None
+        if approval.execution_id is not None:
             try:
                 details = await self.watcher.action_executions(
                     approval.pipeline, approval.execution_id
@@ -171,18 +174,25 @@ class ApprovalDialog(ControlDialog):
             except Exception as exc:
                 problem = self.watcher.aws.describe(exc)
                 self.say(f"{problem.title}: {problem.detail}")
-                return
-            for detail in details:
-                result = detail.output.execution_result if detail.output is not None else None
-                if (
-                    detail.stage_name == approval.stage
-                    and detail.action_name == approval.action.name
-                    and detail.status == "InProgress"
-                    and result is not None
-                    and result.external_execution_id
-                ):
-                    self.token = result.external_execution_id
-                    break
+                details = ()
+            run = next(
+                (
+                    d
+                    for d in details
+                    if d.stage_name == approval.stage and d.action_name == approval.action.name
+                ),
+                None,
+            )
+        if run is not None and run.input is not None:
+            # Variables in CustomData are resolved in the run's configuration.
+            configuration.update(run.input.resolved_configuration)
+        self._show_config(
+            configuration.get("CustomData"), configuration.get("ExternalEntityLink"), note=note
+        )
+        if self.token is None:
+            result = run.output.execution_result if run and run.output else None
+            if run is not None and run.status == "InProgress" and result is not None:
+                self.token = result.external_execution_id
             if self.token is None:
                 self.say("This execution has no approval waiting here any more.")
             self.update_preview()
@@ -190,13 +200,9 @@ class ApprovalDialog(ControlDialog):
     def _show_config(self, custom: str | None, link: str | None, *, note: str = "") -> None:
         self.custom_data = custom
         self.link = link
-        self.query_one("#approval-custom", Static).update(
-            f"{'Custom':<11}{custom or note or 'none'}"
-        )
+        self.query_one("#approval-custom", Static).update(custom or note or "none")
         suffix = "  (ctrl+o opens it)" if link else ""
-        self.query_one("#approval-link", Static).update(
-            f"{'Link':<11}{link or note or 'none'}{suffix}"
-        )
+        self.query_one("#approval-link", Static).update(f"{link or note or 'none'}{suffix}")
         self.query_one("#open-link", Button).disabled = link is None
 
     # Answer --------------------------------------------------------------------------------------

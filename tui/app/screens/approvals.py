@@ -67,6 +67,7 @@ def waiting_approvals(workspace: WorkspaceView) -> list[PendingApproval]:
 class ApprovalsScreen(Screen[None]):
     """The approvals waiting across pipelines (see the module docstring)."""
 
+    CSS_PATH = "controls.tcss"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="approvals-back"),
         Binding("enter,a", "answer", "Approve / reject", id="approvals-answer"),
@@ -125,6 +126,7 @@ class ApprovalsScreen(Screen[None]):
         empty = self.query_one("#approvals-empty", Static)
         empty.update("" if count else "No approval is waiting in any pipeline.")
         empty.display = not count
+        table.display = bool(count)
         self.refresh_bindings()
 
     def _times(self, approval: PendingApproval, now: datetime) -> tuple[str, str]:

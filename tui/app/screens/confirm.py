@@ -71,16 +71,17 @@ class ConfirmScreen(ModalScreen[bool]):
                     id="confirm-production",
                     markup=False,
                 )
-                yield Input(placeholder=self.require_name, id="confirm-name")
+                yield Input(placeholder=self.require_name, id="confirm-name", compact=True)
             with Horizontal(classes="control-buttons"):
                 yield Button(
                     self.label,
                     id="confirm",
                     variant="error" if self.danger else "primary",
                     disabled=self.require_name is not None,
+                    compact=True,
                 )
-                yield Button("Copy command", id="copy")
-                yield Button("Cancel", id="cancel")
+                yield Button("Copy command", id="copy", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         if self.require_name is not None:

@@ -107,8 +107,8 @@ class ControlDialog(ModalScreen[str | None]):
             yield Static("", id="control-problem", markup=False)
             with Horizontal(classes="control-buttons"):
                 yield from self.compose_buttons()
-                yield Button("Copy command", id="copy")
-                yield Button("Cancel", id="cancel")
+                yield Button("Copy command", id="copy", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -117,6 +117,7 @@ class ControlDialog(ModalScreen[str | None]):
         yield from ()
 
     def on_mount(self) -> None:
+        self.query_one("#control-problem", Static).display = False
         self.update_preview()
 
     # What subclasses say -------------------------------------------------------------------------
@@ -148,13 +149,15 @@ class ControlDialog(ModalScreen[str | None]):
         return clock() if clock is not None else datetime.now(UTC)
 
     def update_preview(self) -> None:
-        if self.is_mounted:
-            self.query_one("#control-command", CliEquivalent).show(self.preview())
+        # Also called by events that may come before compose (an early Input.Changed).
+        for command in self.query("#control-command").results(CliEquivalent):
+            command.show(self.preview())
 
     def say(self, text: str, *, error: bool = True) -> None:
         """A line above the buttons: a problem, or what is happening."""
         line = self.query_one("#control-problem", Static)
         line.update(text)
+        line.display = bool(text)
         line.set_class(error and bool(text), "-error")
 
     # Events --------------------------------------------------------------------------------------
@@ -235,7 +238,11 @@ class ControlDialog(ModalScreen[str | None]):
         self.dismiss(message)
 
 
-def field_row(label: str, value: Any, *, id: str | None = None) -> Static:
-    """One "Label   value" line of a dialog."""
-    text = f"{label:<11}{'' if value is None else value}"
-    return Static(text, classes="control-field", id=id, markup=False)
+def field_row(label: str, value: Any, *, id: str | None = None) -> Horizontal:
+    """One "Label   value" row of a dialog; a long value wraps under itself. `id` names the
+    value (a `.control-value` Static), for the dialogs that update it."""
+    return Horizontal(
+        Static(label, classes="control-key", markup=False),
+        Static("" if value is None else str(value), classes="control-value", id=id, markup=False),
+        classes="control-field",
+    )

@@ -89,7 +89,7 @@ class ReleaseDialog(ControlDialog):
         yield Vertical(id="release-form")
 
     def compose_buttons(self) -> ComposeResult:
-        yield Button("Start", id="start", classes="control-go", variant="primary")
+        yield Button("Start", id="start", classes="control-go", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -117,8 +117,8 @@ class ReleaseDialog(ControlDialog):
         for index, variable in enumerate(variables):
             self.variable_names.append(variable.name)
             placeholder = variable.default_value or "(no default)"
-            widgets.append(Static(variable.name, classes="control-field", markup=False))
-            widgets.append(Input(placeholder=placeholder, id=f"release-var-{index}"))
+            widgets.append(Static(variable.name, classes="control-name", markup=False))
+            widgets.append(Input(placeholder=placeholder, id=f"release-var-{index}", compact=True))
         sources = [
             action
             for stage in declaration.stages
@@ -130,7 +130,7 @@ class ReleaseDialog(ControlDialog):
         for index, action in enumerate(sources):
             self.source_actions.append(action.name)
             types = revision_types(action.action_type_id.provider)
-            widgets.append(Static(action.name, classes="control-field", markup=False))
+            widgets.append(Static(action.name, classes="control-name", markup=False))
             row = Horizontal(
                 Select(
                     [(TYPE_WORDS[t], t) for t in types],

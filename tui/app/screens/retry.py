@@ -67,7 +67,7 @@ class RetryDialog(ControlDialog):
                 yield RadioButton(label, value=index == 0)
 
     def compose_buttons(self) -> ComposeResult:
-        yield Button("Retry", id="retry", classes="control-go", variant="primary")
+        yield Button("Retry", id="retry", classes="control-go", variant="primary", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -98,7 +98,9 @@ class RollbackDialog(ControlDialog):
         yield OptionList(id="rollback-targets")
 
     def compose_buttons(self) -> ComposeResult:
-        yield Button("Roll back", id="rollback", classes="control-go", variant="warning")
+        yield Button(
+            "Roll back", id="rollback", classes="control-go", variant="warning", compact=True
+        )
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -126,7 +128,11 @@ class RollbackDialog(ControlDialog):
         )
         if self.targets:
             note.display = False
-            options.highlighted = 0
+            # The newest execution other than the one the stage shows now: the usual target.
+            others = [
+                i for i, t in enumerate(self.targets) if t.execution_id != self.stage.execution_id
+            ]
+            options.highlighted = others[0] if others else 0
             options.focus()
         else:
             note.update(f"No execution has succeeded in {self.stage.name} yet.")

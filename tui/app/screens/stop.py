@@ -79,10 +79,10 @@ class StopDialog(ControlDialog):
             )
             yield RadioButton("Stop and abandon: running actions are abandoned")
         yield Static(f"Reason (optional, up to {REASON_LIMIT} characters)", classes="control-label")
-        yield Input(placeholder="why", id="stop-reason", max_length=REASON_LIMIT)
+        yield Input(placeholder="why", id="stop-reason", max_length=REASON_LIMIT, compact=True)
 
     def compose_buttons(self) -> ComposeResult:
-        yield Button("Stop", id="stop", classes="control-go", variant="error")
+        yield Button("Stop", id="stop", classes="control-go", variant="error", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -76,7 +76,9 @@ class TransitionDialog(ControlDialog):
                 "Reason (required; letters, digits, spaces and ! @ ( ) . * ? -)",
                 classes="control-label",
             )
-            yield Input(placeholder="why", id="transition-reason", max_length=REASON_LIMIT)
+            yield Input(
+                placeholder="why", id="transition-reason", max_length=REASON_LIMIT, compact=True
+            )
         else:
             transition = stage.inbound_transition
             yield field_row("Now", "disabled: executions wait in front of the stage")
@@ -89,9 +91,13 @@ class TransitionDialog(ControlDialog):
 
     def compose_buttons(self) -> ComposeResult:
         if self.enabled:
-            yield Button("Disable", id="disable", classes="control-go", variant="warning")
+            yield Button(
+                "Disable", id="disable", classes="control-go", variant="warning", compact=True
+            )
         else:
-            yield Button("Enable", id="enable", classes="control-go", variant="primary")
+            yield Button(
+                "Enable", id="enable", classes="control-go", variant="primary", compact=True
+            )
 
     def on_mount(self) -> None:
         super().on_mount()
