@@ -29,6 +29,8 @@ the profile's table) every control is hidden.
 Decisions recorded here:
 
 - [I] `x` is stop, so cycling through executions in progress is `n`.
+- [I] `t` and `b` are not in the footer (the help screen lists them): with every control
+  shown, quit and help would no longer fit a 120-column footer.
 - [I] `h` and `l` are history and logs (the product's keys), so moving between stages is
   ←/→ (and tab); up/down and j/k move between the actions of a stage. Every key is
   remappable by binding id (`Settings.keymap`).
@@ -174,8 +176,8 @@ class PipelineScreen(Screen[None]):
         Binding("r", "retry", "Retry", id="retry"),
         Binding("x", "stop", "Stop", id="stop"),
         Binding("s", "release", "Release", id="release"),
-        Binding("t", "transition", "Transition", id="transition"),
-        Binding("b", "rollback", "Rollback", id="rollback"),
+        Binding("t", "transition", "Transition", show=False, id="transition"),
+        Binding("b", "rollback", "Rollback", show=False, id="rollback"),
         Binding("up,k", "move(0, -1)", "Up", show=False, id="up"),
         Binding("down,j", "move(0, 1)", "Down", show=False, id="down"),
         Binding("left", "move(-1, 0)", "Left", show=False, id="left"),
