@@ -6,14 +6,16 @@ keypress of a release, production confirmations and read-only mode."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from textual.screen import Screen
 from textual.widgets import Button, Input, RadioSet, Static
 
 from tests.app.screen_support import in_thread, rendered_lines, until
-from tests.app.support import app_for, app_settings
+from tests.app.support import app_for, app_settings, fixed_clock
 from tests.endpoint import Endpoint, wait_for
 from tests.faults import calls, injected, mutating, reset_calls
 from tests.local.pipelines import (
@@ -776,3 +778,66 @@ async def test_read_only_sends_no_mutating_request_whatever_is_pressed(
     assert action_state(client, "gated", "Approve", "Release")["latestExecution"]["status"] == (
         "InProgress"
     )
+
+
+# Several contexts ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def beta(tmp_path: Path) -> Iterator[Endpoint]:
+    """A second endpoint: another account and region."""
+    ep = Endpoint(tmp_path / "beta", region="eu-west-1", account="111111111111").start()
+    try:
+        yield ep
+    finally:
+        ep.stop()
+
+
+async def test_approvals_of_every_context_each_answered_in_its_own(
+    endpoint: Endpoint, beta: Endpoint
+) -> None:
+    from textual.widgets import DataTable
+
+    from tui.app.app import make_app
+    from tui.app.contexts import WatchContext
+    from tui.app.screens.approvals import ApprovalsScreen
+    from tui.aws.session import ConnectionSettings
+
+    alpha_client, _ = gated(endpoint)
+    beta_client, _ = gated(beta)
+
+    def context(label: str, url: str, **extra: Any) -> WatchContext:
+        connection = ConnectionSettings(endpoint_url=url, max_attempts=1, connect_timeout=1.0)
+        return WatchContext(label, connection, **extra)
+
+    contexts = [context("alpha", endpoint.url), context("beta", beta.url, production=True)]
+    app = make_app(app_settings(), clock=fixed_clock, contexts=contexts)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("A")
+        view = await dialog(pilot, app, ApprovalsScreen)
+        await until(pilot, lambda: len(view.approvals) == 2)
+        assert sorted((a.context, a.pipeline) for a in view.approvals) == [
+            ("alpha", "gated"),
+            ("beta", "gated"),
+        ]
+        table = view.query_one("#approvals", DataTable)
+        assert str(table.ordered_columns[0].label) == "Context"
+        row = next(i for i, a in enumerate(view.approvals) if a.context == "beta")
+        table.move_cursor(row=row)
+        await pilot.pause()
+        await pilot.press("enter")
+        answer = await dialog(pilot, app, ApprovalDialog)
+        assert answer.watcher is app.watched.watchers["beta"]
+        assert beta.url in answer.query_one("#control-command", CliEquivalent).command
+        await press_button(pilot, answer, "approve")
+        # beta is production: the name must be typed.
+        confirmation = await dialog(pilot, app, ConfirmScreen)
+        assert confirmation.require_name == "gated"
+        await pilot.press(*"gated", "enter")
+        await closed(pilot, app, answer)
+    assert action_state(beta_client, "gated", "Approve", "Release")["latestExecution"][
+        "status"
+    ] == ("Succeeded")
+    assert action_state(alpha_client, "gated", "Approve", "Release")["latestExecution"][
+        "status"
+    ] == ("InProgress")

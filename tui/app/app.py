@@ -446,14 +446,18 @@ class PipetopApp(App[None]):
         self.open_help()
 
     def action_approvals(self) -> None:
-        """Every approval waiting, across pipelines (tui/app/screens/approvals.py)."""
+        """Every approval waiting, across pipelines and contexts (screens/approvals.py)."""
         from tui.app.screens.approvals import ApprovalsScreen
 
         if isinstance(self.screen, ApprovalsScreen):
             return
         self.push_screen(
             ApprovalsScreen(
-                self.watcher, clock=self.clock, production=self.production_of(self.watcher)
+                self.watcher,
+                clock=self.clock,
+                production=self.production_of(self.watcher),
+                contexts=self.watched.watchers if self.watched.several else None,
+                production_of=self.production_of,
             )
         )
 

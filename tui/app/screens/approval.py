@@ -74,6 +74,8 @@ class PendingApproval:
     execution_id: str | None
     execution_mode: str | None = None
     source_revisions: tuple[SourceRevision, ...] = ()
+    context: str | None = None
+    """The watched context (account, region) it is in, when several are watched."""
 
     @property
     def parallel(self) -> bool:

@@ -8,6 +8,10 @@
 Enter (or `a`) opens the approval dialog of the highlighted row; escape goes back. The list
 follows the workspace (`workspace_changed`), longest waiting first.
 
+With several contexts (accounts, regions: `tui.app.contexts`) the view lists the approvals
+of every context, with a Context column, and answers each with its own context's watcher
+(credentials, read-only, production).
+
 Decisions recorded here:
 
 - [I] The rows come from the workspace the watcher keeps (every pipeline's latest state, read
@@ -17,7 +21,7 @@ Decisions recorded here:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
@@ -42,7 +46,9 @@ from tui.model.view import WorkspaceView
 COLUMNS = ("Pipeline", "Stage", "Action", "Execution", "Waiting", "Times out in")
 
 
-def waiting_approvals(workspace: WorkspaceView) -> list[PendingApproval]:
+def waiting_approvals(
+    workspace: WorkspaceView, context: str | None = None
+) -> list[PendingApproval]:
     """Every approval waiting in the workspace, longest waiting first."""
     found: list[PendingApproval] = []
     for view in workspace.pipelines.values():
@@ -57,6 +63,7 @@ def waiting_approvals(workspace: WorkspaceView) -> list[PendingApproval]:
                     execution_id=execution_id,
                     execution_mode=view.execution_mode,
                     source_revisions=execution.source_revisions if execution else (),
+                    context=context,
                 )
             )
     epoch = datetime.min.replace(tzinfo=UTC)
@@ -79,11 +86,18 @@ class ApprovalsScreen(Screen[None]):
         *,
         clock: Callable[[], datetime] | None = None,
         production: bool = False,
+        contexts: Mapping[str, Watcher] | None = None,
+        production_of: Callable[[Watcher], bool] | None = None,
     ) -> None:
         super().__init__()
         self.watcher = watcher
+        self.sources: dict[str | None, Watcher] = {None: watcher}
+        """Where approvals are listed from: every context's watcher (one: the app's)."""
+        if contexts and len(contexts) > 1:
+            self.sources = {label: each for label, each in contexts.items()}
         self.clock = clock or (lambda: datetime.now(UTC))
         self.production = production
+        self.production_of = production_of
         self.approvals: list[PendingApproval] = []
 
     def compose(self) -> ComposeResult:
@@ -94,13 +108,31 @@ class ApprovalsScreen(Screen[None]):
         yield StatusBar()
         yield Footer()
 
+    @property
+    def several(self) -> bool:
+        return len(self.sources) > 1
+
     def on_mount(self) -> None:
-        self.query_one("#approvals", DataTable).add_columns(*COLUMNS)
+        columns = ("Context", *COLUMNS) if self.several else COLUMNS
+        self.query_one("#approvals", DataTable).add_columns(*columns)
         self.workspace_changed(self.watcher.workspace, frozenset())
         self.set_interval(1.0, self._tick)
 
-    def workspace_changed(self, workspace: WorkspaceView, names: frozenset[str] | set[str]) -> None:
-        approvals = waiting_approvals(workspace)
+    def waiting(self) -> list[PendingApproval]:
+        """Every context's waiting approvals, longest waiting first."""
+        found = [
+            approval
+            for context, watcher in self.sources.items()
+            for approval in waiting_approvals(watcher.workspace, context)
+        ]
+        epoch = datetime.min.replace(tzinfo=UTC)
+        found.sort(key=lambda a: waiting_for_approval_since(a.action) or epoch)
+        return found
+
+    def workspace_changed(self, workspace: object, names: frozenset[str] | set[str]) -> None:
+        # What the app hands down is one context's workspace or the merged list's view: the
+        # watchers' own workspaces are read instead, the same in both cases.
+        approvals = self.waiting()
         if approvals == self.approvals and self.query_one("#approvals", DataTable).row_count:
             return
         self.approvals = approvals
@@ -112,7 +144,9 @@ class ApprovalsScreen(Screen[None]):
         table.clear()
         now = self.clock()
         for approval in self.approvals:
+            context = (approval.context or "",) if self.several else ()
             table.add_row(
+                *context,
                 approval.pipeline,
                 approval.stage,
                 approval.action.name,
@@ -141,10 +175,11 @@ class ApprovalsScreen(Screen[None]):
         """The waits, cell by cell (the rows stay, and so do the cursor and the scroll)."""
         table: DataTable[str] = self.query_one("#approvals", DataTable)
         now = self.clock()
+        first = 5 if self.several else 4
         for row, approval in enumerate(self.approvals[: table.row_count]):
             waited, left = self._times(approval, now)
-            table.update_cell_at(Coordinate(row, 4), waited)
-            table.update_cell_at(Coordinate(row, 5), left)
+            table.update_cell_at(Coordinate(row, first), waited)
+            table.update_cell_at(Coordinate(row, first + 1), left)
 
     @on(DataTable.RowSelected, "#approvals")
     def _row_selected(self) -> None:
@@ -153,7 +188,7 @@ class ApprovalsScreen(Screen[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "answer":
-            if self.watcher.client.read_only:
+            if all(watcher.client.read_only for watcher in self.sources.values()):
                 return False
             return True if self.approvals else None
         return True
@@ -166,6 +201,12 @@ class ApprovalsScreen(Screen[None]):
         row = table.cursor_row
         if not 0 <= row < len(self.approvals):
             return
-        self.app.push_screen(
-            ApprovalDialog(self.approvals[row], self.watcher, production=self.production)
+        approval = self.approvals[row]
+        watcher = self.sources.get(approval.context, self.watcher)
+        if watcher.client.read_only:
+            self.app.bell()
+            return
+        production = (
+            self.production_of(watcher) if self.production_of is not None else self.production
         )
+        self.app.push_screen(ApprovalDialog(approval, watcher, production=production))
