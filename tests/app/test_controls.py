@@ -491,6 +491,37 @@ async def test_stop_and_abandon(endpoint: Endpoint, tmp_path: Path) -> None:
     await stop_with(endpoint, tmp_path, abandon=True)
 
 
+async def test_escape_cancels_the_confirmation_and_the_dialog(
+    endpoint: Endpoint, tmp_path: Path
+) -> None:
+    upload_source(endpoint)
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline(
+            "long", stage("Build", commands("Compile", [waiting_for(tmp_path / "go")]))
+        )
+    )
+    execution = latest_execution_id(client, "long")
+    from tui.app.screens.stop import StopDialog
+
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        page = await open_pipeline(app, pilot, "long", 2)
+        await until(pilot, lambda: status_of(app, "Compile") == "InProgress")
+        reset_calls(endpoint)
+        await pilot.press("x")
+        stop = await dialog(pilot, app, StopDialog)
+        await press_button(pilot, stop, "stop")
+        await dialog(pilot, app, ConfirmScreen)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is stop)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is page)
+        assert mutating(calls(endpoint)) == {}
+    assert execution_status_now(client, "long", execution) == "InProgress"
+    (tmp_path / "go").write_text("")
+
+
 # Transitions -----------------------------------------------------------------------------------
 
 
