@@ -148,6 +148,8 @@ async def test_approve_shows_everything_and_answers_with_the_summary(endpoint: E
         assert command.startswith(f"aws --endpoint-url {endpoint.url} ")
         assert "put-approval-result --pipeline-name gated --stage-name Approve" in command
         assert "ship it" in command
+        await press_button(pilot, answer, "copy")
+        assert app.clipboard == command
         await press_button(pilot, answer, "approve")
         confirmation = await confirm(
             pilot, app, expect=f"Approve Release in gated / Approve\nfor execution {execution}"
