@@ -416,6 +416,34 @@ async def test_a_refused_retry_shows_what_aws_said(endpoint: Endpoint, tmp_path:
     assert runs_of(client, "flaky", first, "Check") == 1
 
 
+async def test_a_stage_not_retryable_after_an_update_is_said_plainly(
+    endpoint: Endpoint, tmp_path: Path
+) -> None:
+    client, execution = flaky(endpoint, "flaky", tmp_path / "never")
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_pipeline(app, pilot, "flaky", 3)
+        await until(pilot, lambda: status_of(app, "Check") == "Failed")
+        await focus(app, pilot, "Check")
+        await pilot.press("r")
+        from tui.app.screens.retry import RetryDialog
+
+        retry = await dialog(pilot, app, RetryDialog)
+        # The pipeline changes meanwhile: AWS no longer retries the old execution's stage.
+        declaration = client.get_pipeline(name="flaky")["pipeline"]
+        declaration["stages"][1]["actions"][0]["commands"] = ["echo changed"]
+        await in_thread(client.update_pipeline, pipeline=declaration)
+        await press_button(pilot, retry, "retry")
+        await confirm(pilot, app)
+        await until(pilot, lambda: retry.problem is not None)
+        said = text_of(retry, "#control-problem")
+        assert retry.problem is not None
+        assert retry.problem.code == "StageNotRetryableException"
+        assert "StageNotRetryable" in said
+        assert "the pipeline has not changed since" in said
+    assert execution_status_now(client, "flaky", execution) == "Failed"
+
+
 # Stop ------------------------------------------------------------------------------------------
 
 
