@@ -98,7 +98,7 @@ class ControlDialog(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="control-box") as box:
-            box.border_title = self.TITLE_TEXT
+            box.border_title = self.title_text
             box.border_subtitle = "escape cancels"
             with VerticalScroll(classes="control-body"):
                 yield from self.compose_body()
@@ -139,6 +139,11 @@ class ControlDialog(ModalScreen[str | None]):
         """Called after a refusal is shown (the approval disables itself on a stale token)."""
 
     # Helpers -------------------------------------------------------------------------------------
+
+    @property
+    def title_text(self) -> str:
+        """The frame's title (a control may say more than its class does)."""
+        return self.TITLE_TEXT
 
     @property
     def connection(self) -> CliConnection:
@@ -234,7 +239,7 @@ class ControlDialog(ModalScreen[str | None]):
         if self.in_flight:
             # Closing would cancel the other call's worker: its answer is awaited first.
             return
-        self.app.notify(message, title=self.TITLE_TEXT, timeout=6, markup=False)
+        self.app.notify(message, title=self.title_text, timeout=6, markup=False)
         self.dismiss(message)
 
 

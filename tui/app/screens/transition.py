@@ -65,6 +65,10 @@ class TransitionDialog(ControlDialog):
         transition = stage.inbound_transition
         self.enabled = transition is None or transition.enabled
 
+    @property
+    def title_text(self) -> str:
+        return "Disable transition" if self.enabled else "Enable transition"
+
     def compose_body(self) -> ComposeResult:
         stage = self.stage
         yield field_row("Pipeline", self.pipeline_name)
