@@ -25,8 +25,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tui.local.backend import DEFAULT_ACCOUNT, DEFAULT_REGION
-
 if TYPE_CHECKING:
     from tui.aws.events_setup import EventsSpec
     from tui.aws.session import ConnectionSettings
@@ -524,6 +522,8 @@ def _configure_logging(level: str) -> None:
 
 def _run_local_serve(args: argparse.Namespace) -> int:
     _configure_logging(args.log_level)
+    # Imported here, not at the top: the engine's modules would delay the app's first frame.
+    from tui.local.backend import DEFAULT_ACCOUNT, DEFAULT_REGION
     from tui.local.serve import ServeOptions, run
 
     return run(
@@ -532,8 +532,8 @@ def _run_local_serve(args: argparse.Namespace) -> int:
             port=args.port,
             data_dir=args.data_dir,
             allow_remote=args.allow_remote,
-            region=args.region,
-            account=args.account,
+            region=args.region or DEFAULT_REGION,
+            account=args.account or DEFAULT_ACCOUNT,
             manual_clock=args.manual_clock,
             config=args.config,
             access_log=args.log_level == "debug",
@@ -577,12 +577,12 @@ def _add_local_commands(commands: argparse._SubParsersAction[argparse.ArgumentPa
         help="allow a non-loopback --host (the endpoint has no authentication)",
     )
     serve.add_argument(
-        "--region", type=_region, default=DEFAULT_REGION, help="region in ARNs (default: us-east-1)"
+        "--region", type=_region, default=None, help="region in ARNs (default: us-east-1)"
     )
     serve.add_argument(
         "--account",
         type=_account,
-        default=DEFAULT_ACCOUNT,
+        default=None,
         help="account id in ARNs (default: 000000000000)",
     )
     serve.add_argument(

@@ -95,3 +95,58 @@ async def test_a_changed_cell_is_drawn_anew() -> None:
         assert "old" in "".join(s.text for s in plain(before)[0])
         assert "new" in "".join(s.text for s in plain(after)[0])
         assert plain(after) == plain(rendered(table, 0, 0, base=True, cursor=False))
+
+
+def lines(table: PipelineTable, *, fresh: bool) -> list[list[Segment]]:
+    """Every body line as the table draws it now; `fresh` empties every cache first."""
+    if fresh:
+        table._lines.clear()
+        table._rendered.clear()
+        table._clear_caches()
+    width = table.size.width
+    return [
+        list(table._render_line(y + table.header_height, 0, width, table.rich_style))
+        for y in range(table.row_count)
+    ]
+
+
+async def test_kept_lines_follow_cells_cursor_order_and_widths() -> None:
+    app = Holder()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PipelineTable)
+        for name in ("alpha", "beta", "gamma", "delta"):
+            table.put_row(name, {"c0": Text(name), "c1": Text(f"{name} status")})
+        table.show(["alpha", "beta", "gamma", "delta"])
+        await pilot.pause()
+        lines(table, fresh=False)
+        changes = [
+            lambda: table.move_cursor(row=2),
+            lambda: table.put_row("gamma", {"c1": Text("gamma changed", style="bold")}),
+            lambda: table.show(["delta", "gamma", "beta"]),
+            lambda: table.set_widths({"c0": 3}),
+            lambda: table.show(["gamma", "alpha"]),
+        ]
+        for change in changes:
+            change()
+            kept = lines(table, fresh=False)
+            assert kept == lines(table, fresh=True)
+        assert "gamma chang" in "".join(segment.text for segment in kept[0])
+
+
+async def test_a_changed_row_is_repainted_on_screen() -> None:
+    app = Holder()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PipelineTable)
+        for name in ("alpha", "beta", "gamma"):
+            table.put_row(name, {"c0": Text(name), "c1": Text("waiting")})
+        table.show(["alpha", "beta", "gamma"])
+        await pilot.pause()
+        assert table.put_row("beta", {"c1": Text("done")}) == 1
+        assert table.put_row("beta", {"c1": Text("done")}) == 0
+        await pilot.pause()
+        screen = [strip.text for strip in app.screen._compositor.render_strips()]
+        assert [line.split()[:2] for line in screen[1:4]] == [
+            ["alpha", "waiting"],
+            ["beta", "done"],
+            ["gamma", "waiting"],
+        ]

@@ -26,8 +26,9 @@ Figures, each printed with its target; nothing is asserted (the machine is share
 6. idle-cpu: CPU of the app process (utime + stime from /proc) watching 10 pipelines with
    live events, nothing happening, over `--idle-seconds`. Target <= 1% of one core.
 
-Modes used internally (the benchmark starts itself as a child): `--child first-frame URL`,
-`--child first-data URL COUNT`, `--child idle URL QUEUE`, `--serve DATA_DIR`.
+Modes used internally (the benchmark starts itself as a child): `--child idle URL QUEUE`,
+`--serve DATA_DIR`; first frame and first data run `tests.bench.tui_child`, which imports
+only what the `pipetop` command imports.
 """
 
 from __future__ import annotations
@@ -261,59 +262,19 @@ def _app(url: str, events_queue: str | None = None, max_rate: float | None = Non
     )
 
 
-def child_first_frame(url: str) -> None:
-    from textual import events
-    from textual._context import message_hook
-
-    app = _app(url)
-
-    def hook(message: object) -> None:
-        if isinstance(message, events.Ready):
-            print(f"READY {time.monotonic():.6f}", flush=True)
-            app.exit()
-
-    message_hook.set(hook)
-    app.run(headless=True, size=SIZE)
-
-
-def child_first_data(url: str, count: int, max_rate: float | None) -> None:
-    from tui.app.screens.pipelines import PipelinesScreen
-
-    app = _app(url, max_rate=max_rate)
-
-    def filled() -> bool:
-        screen = app.screen
-        if not isinstance(screen, PipelinesScreen) or not screen.is_mounted:
-            return False
-        views = app.workspace.pipelines
-        return (
-            len(views) == count
-            and screen.table.row_count == count
-            and all(view.status == "AwaitingApproval" for view in views.values())
-        )
-
-    async def watch(pilot: Any) -> None:
-        while not filled():
-            await pilot.pause(0.005)
-        done = asyncio.get_running_loop().create_future()
-        app.call_after_refresh(lambda: done.set_result(time.monotonic()))
-        print(f"FILLED {await done:.6f}", flush=True)
-        app.exit()
-
-    app.run(headless=True, size=SIZE, auto_pilot=watch)
-
-
 def child_idle(url: str, queue: str) -> None:
     app = _app(url, events_queue=queue)
     app.run(headless=True, size=SIZE)
 
 
 def timed_child(args: list[str], marker: str, timeout: float = 120) -> float:
-    """Seconds from spawning `--child ...` to the moment it reports `marker`."""
-    command = [sys.executable, "-m", "tests.bench.bench_tui", "--child", *args]
+    """Seconds from spawning `tests.bench.tui_child ...` (the app as the `pipetop` command
+    starts it, with no configuration file) to the moment it reports `marker`."""
+    command = [sys.executable, "-m", "tests.bench.tui_child", *args]
+    env = {**ENV, "PIPETOP_CONFIG": os.devnull}
     started = time.monotonic()
     process = subprocess.Popen(
-        command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
     try:
         assert process.stdout is not None
@@ -380,7 +341,7 @@ def bench_startup(rounds: int, clis: list[str]) -> list[list[str]]:
             )
             rows.append(
                 [
-                    "first data, read budget 1,000/s (not the default 5/s)",
+                    "first data, request budget 1,000/s (not the default 5/s, bursts of 10)",
                     msec(unbudgeted),
                     beside,
                     f"{unbudgeted / reference:.2f}x",
@@ -593,6 +554,12 @@ async def _log_ingestion(total: int, batch: int, *, memory: bool) -> list[list[s
     app = Holder()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        gc.collect()
+        # The pages are made while tracing: the lines the view keeps are counted (they are
+        # the strings a GetLogEvents answer was parsed into).
+        if memory:
+            tracemalloc.start()
+        base = tracemalloc.get_traced_memory()[0] if memory else 0
         pages = [
             LogBatch(
                 location,
@@ -605,10 +572,6 @@ async def _log_ingestion(total: int, batch: int, *, memory: bool) -> list[list[s
             )
             for start in range(0, total, batch)
         ]
-        gc.collect()
-        if memory:
-            tracemalloc.start()
-        base = tracemalloc.get_traced_memory()[0] if memory else 0
         started = time.perf_counter()
         for page in pages:
             screen.write_batch(page)
@@ -820,11 +783,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.child:
         kind, *rest = args.child
-        if kind == "first-frame":
-            child_first_frame(rest[0])
-        elif kind == "first-data":
-            child_first_data(rest[0], int(rest[1]), float(rest[2]) if len(rest) > 2 else None)
-        elif kind == "idle":
+        if kind == "idle":
             child_idle(rest[0], rest[1])
         return 0
     clis = args.clis or ["aws"]

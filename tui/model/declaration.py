@@ -56,6 +56,8 @@ class _Shape(BaseModel):
         extra="ignore",
         # JSON types are not coerced: "5" is not a runOrder, AWS rejects it too.
         strict=True,
+        # Validators are built at first use, not at import (see tui/model/state.py's ApiShape).
+        defer_build=True,
     )
 
     @model_validator(mode="before")

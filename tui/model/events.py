@@ -84,7 +84,8 @@ PipelineVersion = Annotated[int, BeforeValidator(_integral), Field(strict=True)]
 
 
 class _Part(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    # Validators are built at first use, not at import (see tui/model/state.py's ApiShape).
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True, defer_build=True)
 
 
 class S3Location(_Part):

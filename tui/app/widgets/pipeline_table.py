@@ -16,7 +16,8 @@ Decisions recorded here:
 - [I] This relies on DataTable internals (`_data`, `_row_locations`, `_clear_caches`,
   `_update_count`, `_update_dimensions`) that `sort()` and `clear()` use themselves;
   `tests/app` exercise it against the installed Textual, so an incompatible Textual fails
-  there first. Changing single cells stays on the public `update_cell`.
+  there first. A changed cell of a shown row is written where `update_cell` writes it,
+  and only that row is repainted (`refresh_row`).
 - The cursor stays on the same pipeline when the rows change under it (a filter keystroke,
   a re-sort after a status change), or on the nearest row when that pipeline left.
 - Rendered cells outlive `show`: DataTable keys its cell cache by its update count, so
@@ -44,7 +45,7 @@ from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets._data_table import Row
-from textual.widgets.data_table import ColumnKey, RowKey
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 RENDERED_CELLS = 20_000
 """Rendered cells kept across `show` (about ten screens of rows with their cursor looks)."""
@@ -73,8 +74,10 @@ class PipelineTable(DataTable[Text]):
         # During one `render_lines`: the widget's style and its component styles by name.
         self._frame_style: Style | None = None
         self._frame_components: dict[tuple[str, ...], RenderStyles] | None = None
+        # Drawn body lines by row key: (what the line depends on, its cells, the strip).
+        self._lines: dict[RowKey, tuple[tuple[object, ...], tuple[Text, ...], Strip]] = {}
         # Unstyled one-line contents: (row key, column key, width) -> (the cell, segments).
-        self._contents: dict[tuple[RowKey, ColumnKey, int], tuple[Text, list[Segment]]] = {}
+        self._contents: dict[tuple[RowKey, ColumnKey, int, int], tuple[Text, list[Segment]]] = {}
 
     @property
     def cursor_key(self) -> str | None:
@@ -123,11 +126,17 @@ class PipelineTable(DataTable[Text]):
         for column, value in cells.items():
             column_key = ColumnKey(column)
             if data.get(column_key) != value:
+                if shown and column_key not in self._column_locations:
+                    raise CellDoesNotExist(f"No column {column!r} for row {key!r}.")
+                data[column_key] = value
                 if shown:
-                    self.update_cell(row_key, column_key, value)
                     changed += 1
-                else:
-                    data[column_key] = value
+        index = self._row_locations.get(row_key)
+        if changed and index is not None:
+            # What `update_cell` does, but the repaint is this row's line, not the table:
+            # a status arriving for one of 100 rows redrew all the visible ones.
+            self._update_count += 1
+            self.refresh_row(index)
         return changed
 
     def forget_row(self, key: str) -> None:
@@ -192,6 +201,60 @@ class PipelineTable(DataTable[Text]):
         if styles is None:
             styles = components[names] = super().get_component_styles(*names)
         return styles
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._rendered.clear()
+        self._lines.clear()
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """A body line from the cache that survives `update_cell` and `show`: DataTable
+        keys its lines by an update count that every changed cell anywhere bumps, so each
+        status change drew every visible line again. A line is kept while its row sits at
+        the same index with the same cells (`is`), the same cursor and hover state and the
+        same column widths."""
+        if self.fixed_rows or self.fixed_columns or self._labelled_row_exists:
+            return super()._render_line(y, x1, x2, base_style)
+        try:
+            row_key, line_in_row = self._get_offsets(y)
+        except LookupError:
+            return super()._render_line(y, x1, x2, base_style)
+        cells = self._data.get(row_key)
+        if cells is None or row_key is self._header_row_key:
+            return super()._render_line(y, x1, x2, base_style)
+        row_index = self._row_locations.get(row_key)
+        cursor = self.cursor_coordinate
+        hover = self.hover_coordinate
+        signature = (
+            row_index,
+            line_in_row,
+            x1,
+            x2,
+            self.size.width,
+            self.cursor_type,
+            cursor.row == row_index,
+            cursor.column if self.cursor_type != "row" else None,
+            hover.row == row_index,
+            base_style,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+            tuple(column.get_render_width(self) for column in self.ordered_columns),
+        )
+        values = tuple(cells.values())
+        kept = self._lines.get(row_key)
+        if (
+            kept is not None
+            and kept[0] == signature
+            and len(kept[1]) == len(values)
+            and all(old is new for old, new in zip(kept[1], values, strict=True))
+        ):
+            return kept[2]
+        strip = super()._render_line(y, x1, x2, base_style)
+        if len(self._lines) >= RENDERED_CELLS:
+            self._lines.clear()
+        self._lines[row_key] = (signature, values, strip)
+        return strip
 
     def _render_cell(
         self,
@@ -261,7 +324,7 @@ class PipelineTable(DataTable[Text]):
         """The cell's one line before styling, as `Padding(cell, (0, cell_padding))` renders
         it `width` cells wide with no wrapping, by rich's own steps (wrap, join, render,
         split and crop) minus its generic machinery; None for cells it does not cover."""
-        key = (row_key, column_key, width)
+        key = (row_key, column_key, width, self.cell_padding)
         kept = self._contents.get(key)
         if kept is not None and kept[0] is cell:
             return kept[1]
