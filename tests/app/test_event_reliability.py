@@ -128,15 +128,6 @@ async def test_the_list_ends_equal_to_get_pipeline_state_under_event_faults(
         assert faults.faults(endpoint)["delivery"]["counts"]["dropped"] > 0
 
 
-@pytest.mark.xfail(
-    reason=(
-        "On quit the app does not wait for its watcher: Textual cancels the watch worker and "
-        "asyncio.run then cancels it again, so the feed's hand-back (deleting applied "
-        "messages) is cut off. Fix in tui/app/app.py: close the watcher and await its run() "
-        "before the app returns."
-    ),
-    strict=False,
-)
 async def test_quitting_the_app_leaves_no_applied_message_in_flight(
     live_endpoint: Endpoint,
 ) -> None:

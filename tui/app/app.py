@@ -61,6 +61,7 @@ Decisions recorded here:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import os
 from collections.abc import Callable, Sequence
@@ -104,6 +105,8 @@ Clock = Callable[[], datetime]
 
 WARNING_KINDS = frozenset({ProblemKind.THROTTLED, ProblemKind.NOT_FOUND, ProblemKind.READ_ONLY})
 NOTIFY_SECONDS = 8.0
+QUIT_GRACE_SECONDS = 3.0
+"""How long quitting waits for the watchers to hand back the events queue's messages."""
 
 
 def severity_of(problem: ClientProblem) -> SeverityLevel:
@@ -164,6 +167,9 @@ class PipetopApp(App[None]):
         self.watch_status: WatchStatus = watcher.status
         self._notified: set[tuple[str, str, str | None, str | None]] = set()
         self.watched = WatchedContexts(contexts)
+        self._watching_ended = asyncio.Event()
+        """Set when `keep_watching` has returned (its watchers closed their feeds)."""
+        self._watching = False
         """The contexts watched at once (empty or one: the single-context app)."""
         self._notified_in: dict[str, set[tuple[str, str, str | None, str | None]]] = {}
         if self.watched.several:
@@ -214,11 +220,25 @@ class PipetopApp(App[None]):
     async def keep_watching(self) -> None:
         """Run the watcher for the app's life (it reports problems, it does not raise); with
         several contexts, every context's at once (one failing never stops the others)."""
-        if self.watched.several:
-            runs = (each.run() for each in self.watched.watchers.values())
-            await asyncio.gather(*runs, return_exceptions=True)
-        else:
-            await self.watcher.run()
+        self._watching = True
+        try:
+            if self.watched.several:
+                runs = (each.run() for each in self.watched.watchers.values())
+                await asyncio.gather(*runs, return_exceptions=True)
+            else:
+                await self.watcher.run()
+        finally:
+            self._watching_ended.set()
+
+    async def on_unmount(self) -> None:
+        """Give the watchers up to `QUIT_GRACE_SECONDS` to finish closing before the app
+        returns: Textual cancels the watch worker without waiting for it, and once `run()`
+        returns `asyncio.run` cancels it again, which would cut off the feed's hand-back
+        (applied messages deleted, unapplied ones made visible again) and leave messages in
+        flight to come back as stale redeliveries on the next start."""
+        if self._watching:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._watching_ended.wait(), QUIT_GRACE_SECONDS)
 
     # From the watcher --------------------------------------------------------------------------
 
