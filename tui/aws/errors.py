@@ -113,6 +113,7 @@ IAM_ACTIONS: dict[str, str] = {
             "PutApprovalResult",
             "EnableStageTransition",
             "DisableStageTransition",
+            "RollbackStage",
         )
     },
     # SQS: the batch calls are authorised as their single counterparts.
