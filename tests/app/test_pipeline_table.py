@@ -7,6 +7,7 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.text import Text
 from textual.app import App, ComposeResult
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
 from tui.app.widgets.pipeline_table import PipelineTable
@@ -150,3 +151,23 @@ async def test_a_changed_row_is_repainted_on_screen() -> None:
             ["beta", "done"],
             ["gamma", "waiting"],
         ]
+
+
+async def test_rows_are_laid_out_as_datatable_lays_them_out() -> None:
+    app = Holder()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PipelineTable)
+        for index, text in enumerate(cells()[:6]):
+            table.put_row(f"r{index}", {"c0": text, "c1": Text(f"row {index}"), "c2": text})
+        table.show([f"r{index}" for index in range(6)])
+        await pilot.pause()
+        style = table.rich_style
+        for cursor_row, hover_row in ((0, 0), (2, 4), (5, 1)):
+            table.move_cursor(row=cursor_row)
+            for row in range(6):
+                key = table._row_locations.get_key(row)
+                assert key is not None
+                cursor, hover = Coordinate(cursor_row, 0), Coordinate(hover_row, 1)
+                ours = table._render_line_in_row(key, 0, style, cursor, hover)
+                theirs = DataTable._render_line_in_row(table, key, 0, style, cursor, hover)
+                assert ours == theirs, (row, cursor_row, hover_row)

@@ -40,6 +40,7 @@ from rich.style import Style
 from rich.text import DEFAULT_JUSTIFY, DEFAULT_OVERFLOW, Text
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
 from textual.css.styles import RenderStyles
 from textual.geometry import Region
 from textual.strip import Strip
@@ -255,6 +256,58 @@ class PipelineTable(DataTable[Text]):
             self._lines.clear()
         self._lines[row_key] = (signature, values, strip)
         return strip
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[SegmentLines, SegmentLines]:
+        """A body row's cells and the space after them, as DataTable lays them out for a
+        row cursor with no fixed columns, labels or zebra stripes (anything else takes
+        DataTable's way). DataTable also works out, for every line, the header's style and
+        the widget's background colours, which walk the DOM and which such a row never uses."""
+        if (
+            row_key is self._header_row_key
+            or row_key not in self._row_locations
+            or self.cursor_type != "row"
+            or self.fixed_columns
+            or self.fixed_rows
+            or self.zebra_stripes
+            or self._labelled_row_exists
+        ):
+            return super()._render_line_in_row(
+                row_key, line_no, base_style, cursor_location, hover_location
+            )
+        row_index = self._row_locations.get(row_key)
+        assert row_index is not None
+        cursor = row_index == cursor_location.row
+        hover = row_index == hover_location.row
+        widths = [column.get_render_width(self) for column in self.ordered_columns]
+        row: SegmentLines = [
+            self._render_cell(row_index, index, base_style, width, cursor=cursor, hover=hover)[
+                line_no
+            ]
+            for index, width in enumerate(widths)
+        ]
+        remaining = max(0, self.size.width - sum(widths) - self._row_label_column_width)
+        extend_style, _ = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        extend_style = base_style + extend_style
+        extend_style += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        row.append([Segment(" " * remaining, extend_style)])
+        return [], row
 
     def _render_cell(
         self,
