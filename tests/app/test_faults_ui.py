@@ -24,10 +24,11 @@ from tests.app.test_events import subscribe_queue
 from tests.endpoint import Endpoint
 from tests.local.pipelines import commands, pipeline, stage, upload_source
 from tests.process import ServerProcess
-from tui.app.app import PipetopApp
-from tui.app.settings import RateBudgetSettings
+from tui.app.app import PipetopApp, make_app
+from tui.app.settings import RateBudgetSettings, SettingsError, load_settings
 from tui.app.widgets.pipeline_table import PipelineTable
 from tui.app.widgets.status_bar import StatusBar
+from tui.aws.session import ConnectionSettings
 from tui.aws.watch import utc_now
 
 SIZE = (120, 36)
@@ -257,3 +258,19 @@ async def test_malformed_event_messages_are_counted_and_skipped(
         await wait_until(pilot, queue_empty, within=10, what="the bad messages deleted")
         await press_and_see_the_cursor_move(pilot, app)
     assert errors_logged() == []
+
+
+def test_the_budget_comes_from_the_config_file_and_bad_values_are_named(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[budget]\nrate = 3\nburst = 4\nbackoff_max = 2.5\n", encoding="utf-8")
+    settings = load_settings(path=config, environ={})
+    app = make_app(settings, ConnectionSettings(endpoint_url="http://127.0.0.1:9"))
+    assert app.watcher.budget.settings.rate == 3
+    assert app.watcher.budget.settings.burst == 4
+    assert app.watcher.budget.settings.backoff_max == 2.5
+    from_env = load_settings(path=config, environ={"PIPETOP_BUDGET__RATE": "1.5"})
+    assert from_env.budget.rate == 1.5
+
+    config.write_text("[budget]\nrate = 0\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"budget\.rate"):
+        load_settings(path=config, environ={})
