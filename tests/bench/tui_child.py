@@ -75,7 +75,7 @@ def first_data(url: str, count: int) -> None:
             )
 
         while not filled():
-            await asyncio.sleep(0.005)
+            await pilot.pause(0.005)
         done = asyncio.get_running_loop().create_future()
         app.call_after_refresh(lambda: done.set_result(time.monotonic()))
         print(f"FILLED {await done:.6f}", flush=True)
