@@ -14,20 +14,32 @@ Decisions recorded here:
   widths and the table's width, so nothing needs measuring when rows change. Every row is
   one line high.
 - [I] This relies on DataTable internals (`_data`, `_row_locations`, `_clear_caches`,
-  `_update_count`, `_update_dimensions`) that `sort()` and `clear()` use themselves;
-  `tests/app` exercise it against the installed Textual, so an incompatible Textual fails
-  there first. A changed cell of a shown row is written where `update_cell` writes it,
-  and only that row is repainted (`refresh_row`).
+  `_update_count`, `_update_dimensions`, and for drawing `_render_line`,
+  `_render_line_in_row`, `_render_cell`, `_get_styles_to_render_cell`,
+  `_pseudo_class_state`) that DataTable's own methods use; `tests/app/test_pipeline_table.py`
+  compares what this table draws with what DataTable draws, segment for segment, against the
+  installed Textual, so an incompatible Textual fails there first. A changed cell of a shown
+  row is written where `update_cell` writes it, and only that row is repainted
+  (`refresh_row`; `update_cell` repaints the whole table).
 - The cursor stays on the same pipeline when the rows change under it (a filter keystroke,
   a re-sort after a status change), or on the nearest row when that pipeline left.
-- Rendered cells outlive `show`: DataTable keys its cell cache by its update count, so
-  every `show` would render each visible cell again through rich (Padding, Styled, Text
-  wrapping: most of a filter keystroke's frame, 0.1 to 0.4 ms a cell, 200 cells on a
-  120x36 terminal). This table keeps each body cell's segments keyed by row and column key
-  (not index), the styles and the width, valid while the cell is the same `Text` object
-  (`put_row` and `update_cell` always store a new one); a cell drawn at another position
-  gets its segments' `row`/`column` mouse meta replaced, the same styles a fresh render
-  gives. At most `RENDERED_CELLS` are kept.
+
+Drawing (a keystroke's frame was mostly DataTable re-rendering cells it had drawn before;
+each cell through rich costs 0.1 to 0.4 ms, and a 120x36 terminal shows 200):
+
+- A body cell's unstyled line (`Padding(cell)` rendered by rich's own steps, wrap, join,
+  render, split and crop, without its generic machinery; one-line `Text` cells only, others
+  take DataTable's way) is kept by row key, column key and width while the cell is the same
+  `Text` object (`put_row` always stores a new one). Styling it for a position (cursor,
+  hover, the `row`/`column` mouse meta) is `Segment.apply_style`, as DataTable's `Styled`
+  does; the styled cell is kept too, for the same position.
+- A drawn line is kept by row key while its row sits at the same index with the same cells
+  and cursor, hover and column widths; DataTable keys its lines by an update count that
+  every change anywhere bumps.
+- A row is laid out without the header style and background walks up the DOM that
+  DataTable works out for every line; the widget's style and its component styles are
+  worked out once per `render_lines`.
+- At most `RENDERED_CELLS` cells, contents and lines are kept; a theme change drops them.
 """
 
 from __future__ import annotations
@@ -49,7 +61,7 @@ from textual.widgets._data_table import Row
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 RENDERED_CELLS = 20_000
-"""Rendered cells kept across `show` (about ten screens of rows with their cursor looks)."""
+"""Cells, contents and lines kept across `show` (each; about a hundred screens of cells)."""
 
 SegmentLines = list[list[Segment]]
 
@@ -206,6 +218,7 @@ class PipelineTable(DataTable[Text]):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._rendered.clear()
+        self._contents.clear()
         self._lines.clear()
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
