@@ -24,7 +24,9 @@ the frame after it (milliseconds).
 Counting starts once the Watcher has read every pipeline once (under the budget the first
 reads of 200 pipelines take over a minute: that warm-up is not the steady state).
 
-Nothing is asserted (the machine is shared); the figures go to the README.
+Nothing is asserted (the machine is shared); the figures go to the README. With
+`BENCH_DEBUG=1` it also prints each change the view never showed and each shown more than 2 s
+late, with the events and snapshots the Watcher applied to that pipeline around it.
 """
 
 from __future__ import annotations
