@@ -101,6 +101,8 @@ class LogsScreen(Screen[None]):
         Binding("slash", "search", "Search", id="search"),
         Binding("n", "search_next", "Next match", id="search-next"),
         Binding("N", "search_previous", "Previous match", id="search-previous"),
+        # The app's approvals key still works here; the footer has no room left for it.
+        Binding("A", "app.approvals", "Approvals", show=False, id="approvals"),
     ]
 
     def __init__(
