@@ -95,7 +95,14 @@ def test_codepipeline_throttling_is_awss_answer(endpoint: Endpoint) -> None:
     # Another operation of the service is untouched.
     codepipeline.list_action_types()
     rule = faults.faults(endpoint)["rules"][0]
-    assert rule["hits"] == {"calls": 1, "throttled": 1, "failed": 0, "unreachable": 0, "delayed": 0}
+    assert rule["hits"] == {
+        "calls": 1,
+        "throttled": 1,
+        "failed": 0,
+        "unreachable": 0,
+        "denied": 0,
+        "delayed": 0,
+    }
 
 
 def test_botocore_retries_a_throttled_call_and_succeeds(endpoint: Endpoint) -> None:
@@ -217,6 +224,7 @@ def test_a_seed_gives_the_same_faults(endpoint: Endpoint) -> None:
         "throttled": sum(again),
         "failed": 0,
         "unreachable": 0,
+        "denied": 0,
         "delayed": 0,
     }
 
@@ -230,6 +238,96 @@ def test_clear_ends_every_fault(endpoint: Endpoint) -> None:
     assert before["delivery"]["drop"] == 100
     codepipeline.list_pipelines()
     assert faults.faults(endpoint) == {"seed": 0, "rules": [], "delivery": None}
+
+
+# Access denied ----------------------------------------------------------------------------
+
+
+def not_authorized(action: str) -> str:
+    return f"is not authorized to perform: {action} on resource: "
+
+
+def test_a_denied_json_call_is_access_denied_naming_the_action(endpoint: Endpoint) -> None:
+    retrying = Config(retries={"total_max_attempts": 3, "mode": "standard"})
+    logs = raw_client(endpoint, "logs", retrying)
+    codepipeline = raw_client(endpoint, "codepipeline")
+    faults.set_faults(endpoint, [{"match": "logs.GetLogEvents", "deny": 100}])
+    with pytest.raises(logs.exceptions.AccessDeniedException) as caught:
+        logs.get_log_events(logGroupName="/aws/codebuild/x", logStreamName="s")
+    error = caught.value.response
+    assert error["Error"]["Code"] == "AccessDeniedException"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    message = error["Error"]["Message"]
+    assert message.startswith(f"User: arn:aws:sts::{ACCOUNT}:assumed-role/")
+    assert not_authorized("logs:GetLogEvents") in message
+    assert message.endswith("because no identity-based policy allows the logs:GetLogEvents action")
+    # Not retried (a denial is not transient), and the rest of the service is served.
+    assert faults.calls(endpoint) == {"logs.GetLogEvents": 1}
+    logs.describe_log_groups()
+    codepipeline.list_pipelines()
+    assert faults.faults(endpoint)["rules"][0]["hits"]["denied"] == 1
+    faults.clear_faults(endpoint)
+    served = error_of(
+        lambda: logs.get_log_events(logGroupName="/aws/codebuild/x", logStreamName="s")
+    )
+    assert served.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_the_client_layer_names_the_missing_permission(endpoint: Endpoint) -> None:
+    from tui.aws.errors import AccessDenied, describe
+
+    codepipeline = raw_client(endpoint, "codepipeline")
+    faults.set_faults(endpoint, [{"match": "codepipeline.PutApprovalResult", "deny": 100}])
+    denied = error_of(
+        lambda: codepipeline.put_approval_result(
+            pipelineName="p",
+            stageName="s",
+            actionName="a",
+            result={"summary": "ok", "status": "Approved"},
+            token="t",
+        )
+    )
+    problem = describe(denied)
+    assert isinstance(problem, AccessDenied)
+    assert problem.iam_action == "codepipeline:PutApprovalResult"
+
+
+def test_a_denied_sqs_call_is_query_compatible_access_denied(endpoint: Endpoint) -> None:
+    sqs = raw_client(endpoint, "sqs")
+    url = sqs.create_queue(QueueName="guarded")["QueueUrl"]
+    faults.set_faults(endpoint, [{"match": "sqs.DeleteMessageBatch", "deny": 100}])
+    denied = error_of(
+        lambda: sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": "1", "ReceiptHandle": "r"}])
+    )
+    assert denied.response["Error"]["Code"] == "AccessDenied"
+    assert denied.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # AWS authorises the batch call as its single counterpart.
+    assert not_authorized("sqs:DeleteMessage") in denied.response["Error"]["Message"]
+    sqs.send_message(QueueUrl=url, MessageBody="still served")
+
+
+def test_a_denied_s3_call_is_access_denied_xml(endpoint: Endpoint) -> None:
+    s3 = raw_client(endpoint, "s3")
+    s3.create_bucket(Bucket="guarded")
+    faults.set_faults(endpoint, [{"match": "s3.PUT", "deny": 100, "times": 1}])
+    denied = error_of(lambda: s3.put_object(Bucket="guarded", Key="k", Body=b"x"))
+    assert denied.response["Error"]["Code"] == "AccessDenied"
+    assert denied.response["Error"]["Message"] == "Access Denied"
+    assert denied.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    # The denied PUT was never served; the spent rule lets the next one through.
+    assert s3.list_objects_v2(Bucket="guarded")["KeyCount"] == 0
+    s3.put_object(Bucket="guarded", Key="k", Body=b"x")
+    assert s3.list_objects_v2(Bucket="guarded")["KeyCount"] == 1
+
+
+def test_deny_shares_the_roll_with_the_other_faults(endpoint: Endpoint) -> None:
+    codepipeline = raw_client(endpoint, "codepipeline")
+    faults.set_faults(endpoint, [{"match": "codepipeline", "throttle": 50, "deny": 50}], seed=5)
+    codes = [error_of(codepipeline.list_pipelines).response["Error"]["Code"] for _ in range(30)]
+    assert set(codes) == {"ThrottlingException", "AccessDeniedException"}
+    hits = faults.faults(endpoint)["rules"][0]["hits"]
+    assert hits["denied"] == codes.count("AccessDeniedException")
+    assert hits["throttled"] == 30 - hits["denied"]
 
 
 # Bad input --------------------------------------------------------------------------------
@@ -248,6 +346,9 @@ BAD_BODIES: list[tuple[Any, str]] = [
     ({"rules": [{"match": "*", "fail": -1}]}, "'fail' must be between 0 and 100"),
     ({"rules": [{"match": "*", "fail": "10"}]}, "'fail' must be a percentage"),
     ({"rules": [{"match": "*", "throttle": 60, "fail": 50}]}, "it must be at most 100%"),
+    ({"rules": [{"match": "*", "deny": 101}]}, "'deny' must be between 0 and 100"),
+    ({"rules": [{"match": "*", "deny": True}]}, "'deny' must be a percentage"),
+    ({"rules": [{"match": "*", "deny": 60, "fail": 50}]}, "+ deny is 110%"),
     ({"rules": [{"match": "*", "fail": 5, "failStatus": 502}]}, "'failStatus' must be 500 or 503"),
     ({"rules": [{"match": "*", "latencyMs": 1.5}]}, "'latencyMs' must be a whole number"),
     ({"rules": [{"match": "*", "latencyMs": 60_001}]}, "'latencyMs' must be between 0 and 60000"),

@@ -93,7 +93,7 @@ async def open_backend(
     bus.follow(state.events)
     backend.add_service(SqsService(queues))
     backend.add_service(EventsService(bus))
-    backend.faults = Faults(bus)
+    backend.faults = Faults(bus, region, account)
     engine.start()
     backend.source_watch = SourceWatcher(
         engine,

@@ -20,9 +20,9 @@ Faults:
   active fault (rules and delivery faults; either may be omitted) and answers what
   `GET /_local/faults` answers.
 - A rule: `{"match": "codepipeline.GetPipelineState" | "codepipeline" | "*", "throttle": %,
-  "fail": %, "failStatus": 500 | 503, "unreachable": %, "latencyMs": ms, "times": N}`.
-  Percentages are numbers 0-100 whose sum is at most 100: one roll per matching call picks
-  throttle, fail, unreachable or nothing. `latencyMs` (0-60000) delays every matching call's
+  "fail": %, "failStatus": 500 | 503, "unreachable": %, "deny": %, "latencyMs": ms,
+  "times": N}`. Percentages are numbers 0-100 whose sum is at most 100: one roll per matching
+  call picks throttle, fail, unreachable, deny or nothing. `latencyMs` (0-60000) delays every matching call's
   answer (real time, also with a manual clock: it is the client's wait that matters).
   `times` (optional) spends the rule after that many faulted calls (a delay alone is not a
   fault); a spent rule no longer matches.
@@ -34,13 +34,21 @@ Faults:
     `InternalError` (500) or `ServiceUnavailable` (503) in its XML body.
   - unreachable: the connection is closed without an answer (the client sees the connection
     dropped; botocore raises `ConnectionClosedError` once its retries are spent).
+  - deny: the service's answer to a caller whose IAM policy lacks the operation's action; the
+    call is not served and botocore does not retry it. CodePipeline, Logs, CodeBuild and
+    EventBridge: `AccessDeniedException` (HTTP 400) "User: arn:aws:sts::<account>:assumed-role/
+    PipetopLocal/denied is not authorized to perform: logs:GetLogEvents on resource:
+    arn:aws:logs:<region>:<account>:* because no identity-based policy allows the
+    logs:GetLogEvents action" (AWS's wording); SQS: the same message with the awsQueryCompatible
+    `x-amzn-query-error: AccessDenied;Sender` (HTTP 403, botocore Code `AccessDenied`); S3:
+    `AccessDenied` "Access Denied" (403) in its XML body.
 - `delivery`: `{"drop": %, "duplicate": %, "reorder": %}` for each delivery of an event (the
   engine's or one sent with PutEvents) to an SQS target (`tui.local.engine.delivery_faults`).
 - `seed` (an integer, default 0): rule i rolls its own `random.Random` seeded from
   `(seed, i)` and the delivery faults theirs from `seed`, so the same sequence of matching
   calls gets the same faults.
 - `GET /_local/faults` -> `{"seed", "rules": [{...the rule, "hits": {"calls": matching
-  calls, "throttled", "failed", "unreachable", "delayed"}, "spent": bool}], "delivery": {...,
+  calls, "throttled", "failed", "unreachable", "denied", "delayed"}, "spent": bool}], "delivery": {...,
   "counts": {"deliveries", "dropped", "duplicated", "reordered"}, "held": N} | null}`.
 - `DELETE /_local/faults` -> clears every fault (held deliveries are written first) and
   answers the state just before (with its counts).
@@ -49,6 +57,14 @@ Faults:
 Decisions [I]:
 - One rule per call: the most specific match (operation, then service, then `*`); among
   equal ones the first listed. Rules stack neither their percentages nor their latency.
+- A denial's message names the IAM action as AWS does, so a client can tell which permission
+  is missing. The action is `<service>:<Operation>`, except SQS's batch calls, which AWS
+  authorises as their single counterparts (`sqs:DeleteMessage` for DeleteMessageBatch). The
+  principal is a fixed role of the endpoint's account and the resource is `*` of the service in
+  the endpoint's region and account: the fault is decided before the request is read, so the
+  call's own resource (a log group, a pipeline) is not known. S3 answers AWS's terse "Access
+  Denied" (what it says to other accounts and under bucket policies): its operation is not known
+  here either, only the HTTP method.
 - Dropping a queue mid-run needs nothing here: SQS DeleteQueue does it (events for a missing
   queue are dropped and logged by the bus, as AWS drops them).
 """
@@ -64,6 +80,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tui.local.api import shapes
+from tui.local.backend import DEFAULT_ACCOUNT, DEFAULT_REGION
 from tui.local.engine.delivery_faults import DeliveryFaults
 from tui.local.engine.eventbus import EventBus
 from tui.local.engine.queues import OutgoingMessage
@@ -71,7 +88,7 @@ from tui.model.errors import AwsError, ThrottlingException, ValidationException
 
 S3_METHODS = frozenset({"GET", "PUT", "POST", "DELETE", "HEAD"})
 RULE_FIELDS = frozenset(
-    {"match", "throttle", "fail", "failStatus", "unreachable", "latencyMs", "times"}
+    {"match", "throttle", "fail", "failStatus", "unreachable", "deny", "latencyMs", "times"}
 )
 DELIVERY_FIELDS = frozenset({"drop", "duplicate", "reorder"})
 MAX_LATENCY_MS = 60_000
@@ -82,6 +99,15 @@ PASS = "pass"
 THROTTLE = "throttle"
 FAIL = "fail"
 UNREACHABLE = "unreachable"
+DENY = "deny"
+
+DENIED_ROLE = "PipetopLocal/denied"
+# AWS authorises these calls as another action (DeleteMessageBatch as sqs:DeleteMessage).
+IAM_ACTION_OF = {
+    "sqs.DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs.ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "sqs.SendMessageBatch": "sqs:SendMessage",
+}
 
 
 def operation_label(service: str, operation: str) -> str:
@@ -112,6 +138,28 @@ def failure_error(service: str, status: int) -> AwsError:
     )
 
 
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action AWS checks for a call: `logs:GetLogEvents`."""
+    label = operation_label(service, operation)
+    return IAM_ACTION_OF.get(label, f"{service}:{operation}")
+
+
+def access_denied_error(service: str, operation: str, region: str, account: str) -> AwsError:
+    if service == "s3":
+        return AwsError("Access Denied", code="AccessDenied", status=403)
+    action = iam_action(service, operation)
+    message = (
+        f"User: arn:aws:sts::{account}:assumed-role/{DENIED_ROLE} is not authorized to perform: "
+        f"{action} on resource: arn:aws:{service}:{region}:{account}:* because no "
+        f"identity-based policy allows the {action} action"
+    )
+    if service == "sqs":
+        error = AwsError(message, code="com.amazon.coral.service#AccessDeniedException", status=403)
+        error.headers = {"x-amzn-query-error": "AccessDenied;Sender"}  # type: ignore[attr-defined]
+        return error
+    return AwsError(message, code="AccessDeniedException", status=400)
+
+
 @dataclass
 class FaultRule:
     match: str
@@ -119,6 +167,7 @@ class FaultRule:
     fail: float = 0.0
     fail_status: int = 500
     unreachable: float = 0.0
+    deny: float = 0.0
     latency_ms: int = 0
     times: int | None = None
     rng: random.Random = field(default_factory=random.Random)
@@ -126,7 +175,7 @@ class FaultRule:
 
     @property
     def faulted(self) -> int:
-        return self.hits[THROTTLE] + self.hits[FAIL] + self.hits[UNREACHABLE]
+        return self.hits[THROTTLE] + self.hits[FAIL] + self.hits[UNREACHABLE] + self.hits[DENY]
 
     @property
     def spent(self) -> bool:
@@ -153,6 +202,7 @@ class FaultRule:
             (THROTTLE, self.throttle),
             (FAIL, self.fail),
             (UNREACHABLE, self.unreachable),
+            (DENY, self.deny),
         ):
             if point < percent:
                 self.hits[outcome] += 1
@@ -167,6 +217,7 @@ class FaultRule:
             "fail": self.fail,
             "failStatus": self.fail_status,
             "unreachable": self.unreachable,
+            "deny": self.deny,
             "latencyMs": self.latency_ms,
         }
         if self.times is not None:
@@ -176,6 +227,7 @@ class FaultRule:
             "throttled": self.hits[THROTTLE],
             "failed": self.hits[FAIL],
             "unreachable": self.hits[UNREACHABLE],
+            "denied": self.hits[DENY],
             "delayed": self.hits["delayed"],
         }
         described["spent"] = self.spent
@@ -258,20 +310,21 @@ def parse_rule(body: Any, index: int, seed: int, services: frozenset[str]) -> Fa
     throttle = _percent(body, "throttle", where)
     fail = _percent(body, "fail", where)
     unreachable = _percent(body, "unreachable", where)
-    if throttle + fail + unreachable > 100:
+    deny = _percent(body, "deny", where)
+    total = throttle + fail + unreachable + deny
+    if total > 100:
         raise ValidationException(
-            f"{where}: throttle + fail + unreachable is {throttle + fail + unreachable:g}%; "
-            "it must be at most 100%."
+            f"{where}: throttle + fail + unreachable + deny is {total:g}%; it must be at most 100%."
         )
     status = body.get("failStatus", 500)
     if status not in (500, 503) or isinstance(status, bool):
         raise ValidationException(f"{where}: 'failStatus' must be 500 or 503.")
     latency = _whole(body, "latencyMs", where, 0, MAX_LATENCY_MS) or 0
     times = _whole(body, "times", where, 1, 2**31)
-    if not (throttle or fail or unreachable or latency):
+    if not (total or latency):
         raise ValidationException(
-            f"{where} does nothing: give it a throttle, fail or unreachable percentage or a "
-            "latencyMs."
+            f"{where} does nothing: give it a throttle, fail, unreachable or deny percentage or "
+            "a latencyMs."
         )
     return FaultRule(
         match,
@@ -279,6 +332,7 @@ def parse_rule(body: Any, index: int, seed: int, services: frozenset[str]) -> Fa
         fail,
         int(status),
         unreachable,
+        deny,
         latency,
         times,
         rng=random.Random(f"{seed}:{index}"),
@@ -307,6 +361,8 @@ class Faults:
     """The rules in force and the delivery faults installed on the bus (if it has one)."""
 
     bus: EventBus | None = None
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
     seed: int = 0
     rules: list[FaultRule] = field(default_factory=list)
     delivery: DeliveryFaults[OutgoingMessage] | None = None
@@ -332,6 +388,10 @@ class Faults:
             return Decision(delay, failure_error(service, best.fail_status))
         if outcome == UNREACHABLE:
             return Decision(delay, drop=True)
+        if outcome == DENY:
+            return Decision(
+                delay, access_denied_error(service, operation, self.region, self.account)
+            )
         return Decision(delay) if delay else NO_FAULT
 
     def configure(self, body: Any, services: frozenset[str]) -> None:
