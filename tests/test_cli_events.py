@@ -7,12 +7,14 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.aws.moto_server import free_port
 from tests.endpoint import Endpoint
+from tui.app.contexts import watch_contexts
 from tui.app.settings import load_settings
 from tui.aws.feed import FeedMode
 from tui.aws.session import ConnectionSettings
@@ -262,3 +264,132 @@ def test_a_foreign_rule_is_refused_with_exit_1(
     assert code == 1
     assert "--rule-name" in capsys.readouterr().err
     assert not (tmp_path / "c.toml").exists()
+
+
+# Several contexts ---------------------------------------------------------------------------
+
+BETA_REGION = "eu-west-1"
+BETA_ACCOUNT = "111111111111"
+
+
+@pytest.fixture
+def beta(tmp_path: Path) -> Iterator[Endpoint]:
+    """A second endpoint: another account in another region."""
+    other = Endpoint(tmp_path / "beta", region=BETA_REGION, account=BETA_ACCOUNT).start()
+    try:
+        yield other
+    finally:
+        other.stop()
+
+
+def two_contexts(alpha: Endpoint, beta: Endpoint) -> str:
+    return f"""\
+# two accounts
+theme = "nord"
+
+[[contexts]]
+name = "alpha"   # the first one
+region = "us-east-1"
+endpoint_url = "{alpha.url}"
+
+[[contexts]]
+name = "beta"
+region = "{BETA_REGION}"
+endpoint_url = "{beta.url}"
+production = true  # careful
+"""
+
+
+def context_queues(config: Path) -> dict[str, str | None]:
+    settings = load_settings(path=config, environ={})
+    assert settings.events_queue is None
+    return {context.label: context.events_queue for context in watch_contexts(settings)}
+
+
+def queues_of(endpoint: Endpoint) -> list[str]:
+    return list(endpoint.client("sqs").list_queues().get("QueueUrls", []))
+
+
+def test_setup_with_a_context_connects_as_it_and_remembers_the_queue_in_its_entry(
+    endpoint: Endpoint, beta: Endpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    original = two_contexts(endpoint, beta)
+    config.write_text(original)
+    common = ["--queue-name", QUEUE, "--config", str(config)]
+
+    assert main(["events", "setup", "--context", "beta", *common]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"pipetop events setup: context beta, region {BETA_REGION}, {beta.url}")
+    assert "events_queue of context beta" in out
+    beta_url = queue_url_of(out)
+    assert f"/{BETA_ACCOUNT}/{QUEUE}" in beta_url
+    assert queues_of(beta) == [beta_url]
+    assert queues_of(endpoint) == []
+    assert context_queues(config) == {"alpha": None, "beta": beta_url}
+    text = config.read_text()
+    for kept in (
+        "# two accounts",
+        'name = "alpha"   # the first one',
+        "production = true  # careful",
+    ):
+        assert kept in text
+
+    assert main(["events", "setup", "--context", "alpha", *common]) == 0
+    alpha_url = queue_url_of(capsys.readouterr().out)
+    assert queues_of(endpoint) == [alpha_url]
+    assert context_queues(config) == {"alpha": alpha_url, "beta": beta_url}
+
+    # Teardown of one context forgets only its queue, in its account only.
+    assert main(["events", "teardown", "--context", "beta", *common]) == 0
+    out = capsys.readouterr().out
+    assert "removed       config" in out
+    assert queues_of(beta) == []
+    assert queues_of(endpoint) == [alpha_url]
+    assert context_queues(config) == {"alpha": alpha_url, "beta": None}
+
+    assert main(["events", "teardown", "--context", "alpha", *common]) == 0
+    capsys.readouterr()
+    assert config.read_text() == original
+
+
+def test_with_contexts_the_queue_must_be_placed_or_the_command_is_refused(
+    endpoint: Endpoint, beta: Endpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.toml"
+    original = two_contexts(endpoint, beta)
+    config.write_text(original)
+    common = ["--queue-name", QUEUE, "--config", str(config)]
+    for args, message in (
+        ([], "watches several contexts (alpha, beta); name the one whose queue this is"),
+        (["--context", "gamma"], "has no context 'gamma' (its contexts: alpha, beta)"),
+        (["--context", "alpha", "--region", "eu-west-1"], "drop --region"),
+    ):
+        for command in ("setup", "teardown"):
+            assert main(["events", command, *args, *common]) == 2
+            err = capsys.readouterr().err
+            assert message in err, err
+    assert queues_of(endpoint) == []
+    assert queues_of(beta) == []
+    assert config.read_text() == original
+
+    # Connection options without --context: that connection, the top-level key.
+    assert main(["events", "setup", "--endpoint-url", endpoint.url, *common]) == 0
+    url = queue_url_of(capsys.readouterr().out)
+    settings = load_settings(path=config, environ={})
+    assert settings.events_queue == url
+    assert [entry.events_queue for entry in settings.contexts] == [None, None]
+
+    # A config without contexts has none to name.
+    plain = tmp_path / "plain.toml"
+    plain.write_text(CONFIG)
+    code = main(["events", "setup", "--context", "alpha", "--config", str(plain)])
+    assert code == 2
+    assert "has no context 'alpha' (its contexts: none)" in capsys.readouterr().err
+    assert plain.read_text() == CONFIG
+
+    # Two entries with one label: which one is meant cannot be told.
+    doubled = tmp_path / "doubled.toml"
+    doubled.write_text('[[contexts]]\nname = "x"\n\n[[contexts]]\nname = "x"\n')
+    assert main(["events", "setup", "--context", "x", "--config", str(doubled)]) == 1
+    assert "two contexts share a name" in capsys.readouterr().err

@@ -14,6 +14,18 @@ reads them with `connection_settings(args)`.
 `--profile` and `--region` may be repeated: the app then watches every profile in every
 region at once (`tui.app.contexts`). A command that talks to one account refuses several
 (`connection_settings` raises `ConnectionOptionsError`, which `main` prints; exit code 2).
+
+`pipetop events setup|teardown` with `[[contexts]]` in the config (decisions [I]):
+- `--context NAME` (a context's label, as the app shows it) runs against that entry's profile,
+  region and endpoint and remembers (forgets) the queue URL in that entry's `events_queue`;
+  connection options beside it are refused (exit 2): the queue would belong to another
+  account or region than the entry it is written into.
+- Without `--context`, connection options mean what they mean without contexts: that account
+  and region, remembered in the top-level `events_queue` (what the app reads when the same
+  options are given to it, which replace the config's contexts).
+- Without either, the command is refused (exit 2) with the context names: the top-level key is
+  not read while the config's contexts are watched, so guessing would set up a queue nothing
+  reads. Also with a single `[[contexts]]` entry, so the rule is one rule.
 """
 
 from __future__ import annotations
@@ -249,12 +261,17 @@ def _run_events(args: argparse.Namespace) -> int:
     config = args.config or default_config_path()
     teardown = args.events_command == "teardown"
     try:
-        connection = connection_settings(args)
+        connection, context = _events_connection(args, config)
     except ConnectionOptionsError as exc:
         print(f"pipetop: {exc}", file=sys.stderr)
         return 2
+    except SettingsError as exc:
+        print(f"pipetop: {exc}", file=sys.stderr)
+        return 1
     try:
-        return asyncio.run(_events_command(spec, connection, config, args.dry_run, teardown))
+        return asyncio.run(
+            _events_command(spec, connection, config, args.dry_run, teardown, context)
+        )
     except SetupRefused as exc:
         print(f"pipetop: {exc}", file=sys.stderr)
         return 1
@@ -263,8 +280,55 @@ def _run_events(args: argparse.Namespace) -> int:
         return 1
 
 
+def _events_connection(
+    args: argparse.Namespace, config: Path
+) -> tuple[ConnectionSettings, str | None]:
+    """Where `events setup|teardown` connects, and the context whose entry remembers the queue
+    (None: the top-level key). See the module docstring for the rules."""
+    from tui.app.contexts import config_context, label_of
+    from tui.app.settings import SettingsError, load_settings
+
+    wanted: str | None = getattr(args, "context", None)
+    options = [
+        f"--{option.replace('_', '-')}"
+        for option in ("profile", "region", "endpoint_url")
+        if getattr(args, option, None)
+    ]
+    if wanted is None and options:
+        return connection_settings(args), None
+    if wanted is not None and options:
+        raise ConnectionOptionsError(
+            f"--context {wanted} connects as its config entry says; drop {', '.join(options)} "
+            "(or drop --context to set up that connection's queue in the top-level events_queue)"
+        )
+    settings = load_settings(path=config)
+    entries = {
+        label_of(entry.profile, entry.region, entry.name): entry for entry in settings.contexts
+    }
+    if len(entries) != len(settings.contexts):
+        raise SettingsError(f"{config}: two contexts share a name; give each a different name")
+    if wanted is None:
+        if not entries:
+            return connection_settings(args), None
+        raise ConnectionOptionsError(
+            f"{config} watches several contexts ({', '.join(entries)}); name the one whose "
+            "queue this is with --context NAME (or give --profile/--region/--endpoint-url for "
+            "the top-level events_queue)"
+        )
+    entry = entries.get(wanted)
+    if entry is None:
+        there = ", ".join(entries) if entries else "none"
+        raise ConnectionOptionsError(f"{config} has no context {wanted!r} (its contexts: {there})")
+    return config_context(settings, entry).connection, wanted
+
+
 async def _events_command(
-    spec: EventsSpec, connection: ConnectionSettings, config: Path, dry_run: bool, teardown: bool
+    spec: EventsSpec,
+    connection: ConnectionSettings,
+    config: Path,
+    dry_run: bool,
+    teardown: bool,
+    context: str | None = None,
 ) -> int:
     from tui.app import config_edit
     from tui.aws.events_setup import Change, EventsSetup, SetupRefused, Step
@@ -272,7 +336,7 @@ async def _events_command(
 
     command = "teardown" if teardown else "setup"
     key = "events_queue"
-    remembered = config_edit.current(config, key)
+    remembered = config_edit.current(config, key, context=context)
     async with AwsContext(connection) as aws:
         setup = EventsSetup(aws, spec)
         try:
@@ -280,7 +344,8 @@ async def _events_command(
             endpoint = await aws.endpoint_url("sqs")
             print(
                 f"pipetop events {command}{' (dry run)' if dry_run else ''}: "
-                f"region {aws.region}, {endpoint}"
+                + (f"context {context}, " if context is not None else "")
+                + f"region {aws.region}, {endpoint}"
             )
             if dry_run:
                 steps = list(plan.steps)
@@ -298,15 +363,16 @@ async def _events_command(
         held = queue_url is not None and remembered == queue_url
         change = Change.REMOVE if held else Change.ABSENT
         if held and not dry_run:
-            config_edit.forget(config, key, queue_url)
+            config_edit.forget(config, key, queue_url, context=context)
     else:
         if remembered == queue_url and queue_url is not None:
             change = Change.EXISTS
         else:
             change = Change.UPDATE if remembered is not None else Change.CREATE
         if queue_url is not None and not dry_run:
-            config_edit.remember(config, key, queue_url)
-    steps.append(Step("config", str(config), change, key))
+            config_edit.remember(config, key, queue_url, context=context)
+    where = key if context is None else f"{key} of context {context}"
+    steps.append(Step("config", str(config), change, where))
     for step in steps:
         print("  " + step.line(done=not dry_run))
     if teardown:
@@ -371,6 +437,12 @@ def _add_events_commands(commands: argparse._SubParsersAction[argparse.ArgumentP
             metavar="PATH",
             help="settings file to remember the queue in (default: $PIPETOP_CONFIG or "
             "~/.config/pipetop/config.toml)",
+        )
+        parser.add_argument(
+            "--context",
+            metavar="NAME",
+            help="the config's [[contexts]] entry to connect as and remember the queue in "
+            "(required when the config has contexts, unless connection options are given)",
         )
         parser.set_defaults(handler=_run_events)
     setup.add_argument(
