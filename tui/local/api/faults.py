@@ -65,6 +65,11 @@ Decisions [I]:
   call's own resource (a log group, a pipeline) is not known. S3 answers AWS's terse "Access
   Denied" (what it says to other accounts and under bucket policies): its operation is not known
   here either, only the HTTP method.
+- SQS's denial is HTTP 403 with code `AccessDenied`, as its query protocol always answered (the
+  JSON protocol keeps the query codes and statuses through `x-amzn-query-error`); its message
+  is the "is not authorized to perform" form newer answers use. Older and cross-account SQS
+  answers say only "Access to the resource <url> is denied."; a client then falls back to
+  knowing the action itself (`tui.aws.errors.IAM_ACTIONS` does).
 - Dropping a queue mid-run needs nothing here: SQS DeleteQueue does it (events for a missing
   queue are dropped and logged by the bus, as AWS drops them).
 """
