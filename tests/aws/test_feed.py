@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests import faults
 from tests.aws.moto_server import MotoServer, free_port
 from tests.aws.peer import Answer, AwsShapedPeer
 from tests.endpoint import Endpoint
@@ -180,6 +181,37 @@ async def test_messages_reach_the_callback_and_are_deleted_after_it(peer: SqsPee
     assert feed.status.received == feed.status.applied == len(bodies)
     await feed.close()
     await task
+
+
+async def test_a_slow_delete_does_not_hold_back_the_next_receive(endpoint: Endpoint) -> None:
+    # Every delete takes 2 s to answer. An event sent just after the one before was applied
+    # (while that one is being deleted) reaches the callback at once: the long poll is open
+    # again beside the delete, instead of after it.
+    sqs = endpoint.client("sqs")
+    url = sqs.create_queue(QueueName="slow-deletes")["QueueUrl"]
+    first, second = (await asyncio.to_thread(engine_event_bodies, endpoint))[:2]
+    arrived: dict[str, float] = {}
+
+    def on_events(events: list[PipelineEvent]) -> None:
+        for event in events:
+            arrived.setdefault(event.id, time.monotonic())
+
+    async with AwsContext(ConnectionSettings(endpoint_url=endpoint.url, max_attempts=1)) as aws:
+        feed = EventFeed(aws, QueueRef(url=url), on_events=on_events, wait_seconds=10)
+        with faults.injected(endpoint, [{"match": "sqs.DeleteMessageBatch", "latencyMs": 2000}]):
+            task = start(feed)
+            await until(lambda: feed.status.live)
+            await asyncio.to_thread(sqs.send_message, QueueUrl=url, MessageBody=first)
+            await until(lambda: json.loads(first)["id"] in arrived)
+            sent = time.monotonic()
+            await asyncio.to_thread(sqs.send_message, QueueUrl=url, MessageBody=second)
+            await until(lambda: json.loads(second)["id"] in arrived)
+            assert arrived[json.loads(second)["id"]] - sent < 1.0
+            # Closing waits for the delete in flight: nothing applied is left in the queue.
+            await feed.close()
+            await task
+    assert queue_counts(sqs, url) == (0, 0)
+    assert feed.status.applied == 2
 
 
 async def test_duplicates_are_passed_on_not_dropped(peer: SqsPeer) -> None:

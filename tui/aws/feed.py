@@ -16,6 +16,15 @@ How it works:
   (DeleteMessageBatch) only after the callback returned: a message is never lost between
   receive and apply. Duplicates and reordering are passed on as they come; the reducer
   converges whatever the order (the design's rule), so nothing is dropped here.
+- [I] The delete runs beside the next long poll, not before it: the feed receives again as
+  soon as the callback returned. Events come in bursts (an approval commits the action's,
+  the stage's and the pipeline's change within a millisecond), so the rest of a burst is
+  often sent while the first part is being deleted; waiting for that round trip (tens of
+  milliseconds, over a second when either side is busy) before listening again made it
+  the largest part of event-to-screen latency. A message being deleted is in flight
+  (hidden by its visibility timeout), so the next receive cannot get it again. One delete
+  runs at a time and takes whatever has been applied meanwhile; its failure is raised
+  into the loop before the next receive (degraded, backoff, retried) as before.
 - A body that does not parse (`ValueError`, which the model's MalformedEvent is) would never
   parse: it is counted (`FeedStatus.malformed`, the last reason in `last_malformed`),
   reported through `on_status`, and deleted with the batch.
@@ -145,6 +154,8 @@ class EventFeed:
         self._url: str | None = queue.url if queue is not None else None
         self._unapplied: list[_Received] = []
         self._undeleted: list[_Received] = []
+        self._deleting: asyncio.Task[None] | None = None
+        self._delete_failure: Exception | None = None
         self._closing = False
         self._closed = asyncio.Event()
         self._task: asyncio.Task[Any] | None = None
@@ -203,6 +214,9 @@ class EventFeed:
                 try:
                     sqs = await self.aws.client("sqs")
                     url = await self._queue_url(sqs, queue)
+                    if self._delete_failure is not None:
+                        failure, self._delete_failure = self._delete_failure, None
+                        raise failure
                     answer = await sqs.receive_message(
                         QueueUrl=url,
                         MaxNumberOfMessages=MAX_MESSAGES,
@@ -238,7 +252,7 @@ class EventFeed:
     async def _handle(self, sqs: Any, url: str, messages: list[dict[str, Any]]) -> None:
         if not messages:
             # Deletes an earlier round could not make are retried with each receive.
-            await self._delete(sqs, url)
+            self._start_deleting(sqs, url)
             return
         events: list[PipelineEvent] = []
         parsed: list[_Received] = []
@@ -266,7 +280,19 @@ class EventFeed:
             self._undeleted.extend(parsed)
             self._unapplied = []
             self._set_status(applied=self.status.applied + len(events))
-        await self._delete(sqs, url)
+        self._start_deleting(sqs, url)
+
+    def _start_deleting(self, sqs: Any, url: str) -> None:
+        """Delete what was applied beside the next receive (see the module docstring)."""
+        running = self._deleting is not None and not self._deleting.done()
+        if self._undeleted and not running:
+            self._deleting = asyncio.ensure_future(self._delete_beside(sqs, url))
+
+    async def _delete_beside(self, sqs: Any, url: str) -> None:
+        try:
+            await self._delete(sqs, url)
+        except Exception as exc:
+            self._delete_failure = exc
 
     async def _delete(self, sqs: Any, url: str) -> None:
         # At most 10 entries a batch. A batch is taken off the list before it is sent. If the
@@ -292,6 +318,11 @@ class EventFeed:
 
     async def _hand_back(self) -> None:
         """Return unapplied messages to the queue at once; delete applied ones."""
+        deleting = self._deleting
+        if deleting is not None and not deleting.done():
+            # Its batch is off the list while it is sent; a failed one puts it back.
+            await asyncio.wait({deleting})
+        self._delete_failure = None
         url = self._url
         if url is None or not (self._unapplied or self._undeleted):
             return
