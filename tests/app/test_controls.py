@@ -687,8 +687,9 @@ async def test_a_double_keypress_starts_one_execution(endpoint: Endpoint) -> Non
         release = await dialog(pilot, app, ReleaseDialog)
         await until(pilot, lambda: release.source_actions)
         reset_calls(endpoint)
-        # Slow answers: the second confirmation goes out while the first waits for its answer.
-        rule = {"match": "codepipeline.StartPipelineExecution", "latencyMs": 1500}
+        # Slow answers: the second confirmation goes out while the first waits for its answer
+        # (generous: on a loaded machine the second round trip through the dialogs is slow).
+        rule = {"match": "codepipeline.StartPipelineExecution", "latencyMs": 5000}
         with injected(endpoint, rules=[rule]):
             for _ in range(2):
                 await press_button(pilot, release, "start")

@@ -470,6 +470,9 @@ def test_snapshot_of_the_logs_screen(snap_compare: Any, endpoint: Endpoint, utc:
         await tail_done(screen)
         await pilot.press("slash", *"error", "enter")
         await until(pilot, lambda: screen.log_view.match is not None)
+        # The footer recomposes after the focus moves back from the search field: on a busy
+        # machine that can land after the match, so wait for it to show its keys again.
+        await until(pilot, lambda: not screen.search_input.display and screen.query("FooterKey"))
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=search)
