@@ -29,6 +29,14 @@ Figures, each printed with its target; nothing is asserted (the machine is share
 6. idle-cpu: CPU of the app process (utime + stime from /proc) watching 10 pipelines with
    live events, nothing happening, over `--idle-seconds`. Target <= 1% of one core.
 
+Environment for event-to-screen: `BENCH_DEBUG=1` prints, for every sample slower than 50 ms,
+each step of its delivery with its time from the engine's commit (both processes: the bus's
+pump, the queue's wakes and receives, each SQS answer leaving the endpoint, the app's SQS
+requests and answers, the feed's callback, the app's loop running late, where each loop was
+blocked 40 ms into a block, and full garbage collections); `BENCH_FREEZE=1` calls
+`gc.freeze()` once the app is live, to measure what full collections of the app's startup
+objects cost it.
+
 Modes used internally (the benchmark starts itself as a child): `--child idle URL QUEUE`,
 `--serve DATA_DIR`; first frame and first data run `tests.bench.tui_child`, which imports
 only what the `pipetop` command imports.
@@ -145,6 +153,11 @@ def _trace_endpoint(backend: Any, app: Any) -> None:
 
     app.on_response_prepare.append(prepared)
 
+    async def watch(_: Any) -> None:
+        app["bench_beat"] = _watch_loop(lambda where: out(f"endpoint: blocked in {where}"))
+
+    app.on_startup.append(watch)
+
 
 async def _trace_app(app: Any) -> None:
     sqs = await app.watcher.aws.client("sqs")
@@ -166,6 +179,64 @@ async def _trace_app(app: Any) -> None:
         return on_events(events)
 
     feed.on_events = applied
+
+    async def lag() -> None:
+        # The app's loop: a 5 ms sleep that wakes late means the loop was busy (or the
+        # process was not scheduled) meanwhile.
+        while True:
+            before = time.monotonic()
+            await asyncio.sleep(0.005)
+            late = time.monotonic() - before - 0.005
+            if late > 0.02:
+                _note(f"app: loop late {late * 1000:.0f} ms")
+
+    app.bench_lag = asyncio.ensure_future(lag())
+    app.bench_beat = _watch_loop(lambda where: _note(f"app: blocked in {where}"))
+
+    collecting = [0.0]
+
+    def collected(phase: str, info: dict[str, Any]) -> None:
+        if info["generation"] != 2:
+            return
+        if phase == "start":
+            collecting[0] = time.monotonic()
+            return
+        took = time.monotonic() - collecting[0]
+        _note(f"app: gc gen 2 took {msec(took)} ({info['collected']} collected)")
+        print(f"    (gc gen 2 took {msec(took)})", file=sys.stderr, flush=True)
+
+    gc.callbacks.append(collected)
+
+
+def _watch_loop(report: Callable[[str], None]) -> Any:
+    """Where the running loop is while it is blocked: its stack 40 ms into each block."""
+    import traceback
+
+    heartbeat = [time.monotonic()]
+    loop_thread = threading.get_ident()
+
+    async def beat() -> None:
+        while True:
+            heartbeat[0] = time.monotonic()
+            await asyncio.sleep(0.002)
+
+    def watchdog() -> None:
+        seen = 0.0
+        while True:
+            time.sleep(0.005)
+            if time.monotonic() - heartbeat[0] > 0.04 and heartbeat[0] != seen:
+                seen = heartbeat[0]
+                frame = sys._current_frames().get(loop_thread)
+                if frame is not None:
+                    stack = traceback.extract_stack(frame)[-10:]
+                    report(
+                        " < ".join(
+                            f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(stack)
+                        )
+                    )
+
+    threading.Thread(target=watchdog, daemon=True).start()
+    return asyncio.ensure_future(beat())
 
 
 def _print_trace(start: float, end: float) -> None:
@@ -565,6 +636,16 @@ async def _event_to_screen(samples: int, rate: int) -> list[list[str]]:
             await pilot.pause(2)
             if TRACE:
                 await _trace_app(app)
+                started = time.perf_counter()
+                gc.collect()
+                print(
+                    f"  app heap: {len(gc.get_objects()):,} tracked objects, a full collection "
+                    f"{msec(time.perf_counter() - started)}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            if os.environ.get("BENCH_FREEZE"):
+                gc.freeze()
             print("  feed live; approving", file=sys.stderr, flush=True)
             idle = await measure_approvals(app, endpoint, names, samples)
             rows.append(_latency_row("idle", idle))
