@@ -10,7 +10,15 @@ import pytest
 
 from tests.aws.fake_time import FakeTime, settle
 from tests.endpoint import Endpoint
-from tui.aws.budget import BudgetSettings, BudgetState, RateBudget, TokenBucket
+from tui.aws.budget import (
+    AWS_BUDGET,
+    LOCAL_BUDGET,
+    BudgetSettings,
+    BudgetState,
+    RateBudget,
+    TokenBucket,
+    default_budget,
+)
 from tui.aws.pipelines import PipelineClient
 from tui.aws.session import AwsContext, ConnectionSettings
 
@@ -111,6 +119,34 @@ def test_the_budget_holds_a_greedy_caller_to_its_rate() -> None:
     sent = send_for(time, made, 60.0)
     # The burst, then 5 a second.
     assert 5 * 60 <= sent <= 5 * 60 + 5
+
+
+def test_the_local_endpoint_gets_no_bucket_and_aws_the_default_one() -> None:
+    assert default_budget(local=True) is LOCAL_BUDGET
+    assert LOCAL_BUDGET.rate is None
+    assert default_budget(local=False) is AWS_BUDGET
+    assert (AWS_BUDGET.rate, AWS_BUDGET.burst) == (5.0, 10.0)
+
+
+def test_configure_swaps_the_bucket_and_keeps_the_counts() -> None:
+    time = FakeTime(start=0.0)
+    made, changes = budget(time, rate=1.0, burst=1.0)
+    assert made.delay() == 0.0
+    assert made.delay() == pytest.approx(1.0)  # the 1/s bucket is empty
+    made.configure(LOCAL_BUDGET)
+    assert all(made.delay() == 0.0 for _ in range(500))
+    assert made.state.limit is None
+    assert made.state.rate is None
+    assert made.state.requests == 502
+    assert changes
+    assert changes[-1].limit is None
+    # A throttling answer still backs off without a bucket.
+    made.throttled(retry_after=2.0)
+    assert made.delay() >= 2.0
+    # And back to a bucket: a full one at the new rate.
+    made.configure(BudgetSettings(rate=2.0, burst=3.0, jitter=0.0))
+    time.now += 10.0
+    assert [made.delay() for _ in range(4)] == [0.0, 0.0, 0.0, pytest.approx(0.5)]
 
 
 def test_without_a_rate_nothing_waits() -> None:

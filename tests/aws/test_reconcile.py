@@ -78,13 +78,13 @@ QUIET = ReconcileSettings(round_robin_step=1000.0)
 
 
 async def test_every_pipeline_is_fetched_once_at_start() -> None:
-    time, service, scheduler, _ = make(QUIET)
+    time, service, scheduler, _ = make(ReconcileSettings(round_robin_step=1000.0, max_rate=5.0))
     scheduler.set_pipelines(["a", "b", "c"])
     task = asyncio.ensure_future(scheduler.run())
     await time.advance(2)
     assert sorted(service.names_fetched()) == ["a", "b", "c"]
     assert scheduler.counts["initial"] == 3
-    # The start rate holds: fetches are 1/max_rate apart, not all at once.
+    # A start rate, when set, holds: fetches are 1/max_rate apart, not all at once.
     times = [t for _, t in service.fetched]
     assert times[1] - times[0] == pytest.approx(0.2)
     scheduler.close()
@@ -327,3 +327,62 @@ def test_activity_is_read_from_get_pipeline_state() -> None:
     )
     assert not pipeline_is_active({"stageStates": [{"stageName": "Never run"}]})
     assert not pipeline_is_active(None)
+
+
+async def test_eight_different_pipelines_are_read_at_once_never_one_twice() -> None:
+    time, service, scheduler, _ = make(QUIET)
+    names = [f"p{index}" for index in range(12)]
+    for name in names:
+        service.gates[name] = asyncio.Event()
+    scheduler.set_pipelines(names)
+    task = asyncio.ensure_future(scheduler.run())
+    await settle()
+    # No start rate of its own: the first eight start at the same moment.
+    assert service.names_fetched() == names[:8]
+    assert {when for _, when in service.fetched} == {time.now}
+    # Asking again for a pipeline in flight waits for it; the slots stay full, not overfull.
+    scheduler.refresh("p0")
+    scheduler.notify_event("p1")
+    await time.advance(5)
+    assert service.names_fetched() == names[:8]
+    assert service.most_in_flight == 8
+    service.gates["p0"].set()
+    await time.advance(0.01)
+    # The freed slot goes to the refresh of p0 (it jumps the queue), after its first read.
+    assert service.names_fetched()[8] == "p0"
+    assert service.most_in_flight == 8
+    for gate in service.gates.values():
+        gate.set()
+    await time.advance(5)
+    assert set(service.names_fetched()) == set(names)
+    assert scheduler.counts["initial"] == 12
+    scheduler.close()
+    await task
+
+
+async def test_the_rows_on_screen_are_read_first_then_the_list_order() -> None:
+    time, service, scheduler, _ = make(ReconcileSettings(round_robin_step=1000, max_concurrent=1))
+    scheduler.set_pipelines(["a", "b", "c", "d", "e", "f"])
+    scheduler.set_on_screen(["e", "c"])
+    task = asyncio.ensure_future(scheduler.run())
+    await time.advance(1)
+    assert service.names_fetched() == ["e", "c", "a", "b", "d", "f"]
+    scheduler.close()
+    await task
+
+
+async def test_a_refresh_goes_before_the_rows_on_screen() -> None:
+    time, service, scheduler, _ = make(ReconcileSettings(round_robin_step=1000, max_concurrent=1))
+    service.gates["a"] = asyncio.Event()
+    scheduler.set_pipelines(["a", "b", "c", "d"])
+    task = asyncio.ensure_future(scheduler.run())
+    await settle()
+    assert service.names_fetched() == ["a"]  # the only slot, held
+    scheduler.set_on_screen(["c"])
+    scheduler.refresh("d")
+    service.gates["a"].set()
+    await time.advance(1)
+    assert service.names_fetched() == ["a", "d", "c", "b"]
+    assert scheduler.counts["refresh"] == 1
+    scheduler.close()
+    await task

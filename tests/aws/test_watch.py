@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.aws.moto_server import free_port
 from tests.endpoint import Endpoint
 from tests.local.pipelines import (
     commands,
@@ -22,6 +23,7 @@ from tests.local.pipelines import (
     upload_source,
     wait_status,
 )
+from tui.aws.budget import BudgetSettings
 from tui.aws.errors import EndpointUnreachable
 from tui.aws.feed import FeedMode
 from tui.aws.reconcile import ReconcileSettings
@@ -267,3 +269,31 @@ async def test_events_apply_at_once_and_ask_for_a_debounced_read(
         lambda: watcher.workspace.pipeline("gamma").status == "Succeeded"  # type: ignore[union-attr]
     )
     assert "gamma" in recorder.changed_names
+
+
+async def test_the_local_endpoint_lifts_the_default_budget_and_an_explicit_one_stays(
+    endpoint: Endpoint, running: Callable[[Watcher], None]
+) -> None:
+    two_pipelines(endpoint)
+    default = make_watcher(endpoint.url, Recorder())
+    assert default.budget.settings.rate == 5.0  # AWS's until the endpoint is known
+    chosen = make_watcher(endpoint.url, Recorder(), budget=BudgetSettings(rate=3.0, burst=4.0))
+    running(default)
+    running(chosen)
+    await eventually(lambda: default.state_reads["beta"] and chosen.state_reads["beta"])
+    assert default.status.is_local
+    assert default.budget.settings.rate is None
+    assert default.budget.state.limit is None
+    assert chosen.budget.settings.rate == 3.0
+    assert chosen.budget.state.limit == 3.0
+
+
+async def test_a_loopback_endpoint_that_is_not_ours_keeps_the_aws_budget(
+    running: Callable[[Watcher], None],
+) -> None:
+    # Nothing listens there: loopback alone (a tunnel or proxy to AWS) does not lift it.
+    watcher = make_watcher(f"http://127.0.0.1:{free_port()}", Recorder())
+    running(watcher)
+    await eventually(lambda: watcher.status.problem is not None)
+    assert watcher.budget.settings.rate == 5.0
+    assert await watcher.aws.is_local() is False

@@ -64,7 +64,7 @@ import asyncio
 import contextlib
 import importlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar
@@ -375,6 +375,17 @@ class PipetopApp(App[None]):
         self.screen_factories[name] = factory
         self.refresh_bindings()
 
+    def rows_on_screen(self, rows: Iterable[tuple[str | None, str]]) -> None:
+        """The list's rows on screen, top first, as (context, name): each watcher reads its
+        own first among the pipelines due for the same reason (the first fill)."""
+        shown: dict[int, tuple[Watcher, list[str]]] = {}
+        for context, name in rows:
+            watcher = self.watcher if context is None else self.watched.watchers.get(context)
+            if watcher is not None:
+                shown.setdefault(id(watcher), (watcher, []))[1].append(name)
+        for watcher, names in shown.values():
+            watcher.set_on_screen(names)
+
     def open_pipeline(self, name: str) -> None:
         """Push the pipeline screen of `name` (a list key `context/name` with several
         contexts), with its context's watcher."""
@@ -502,7 +513,11 @@ def reconcile_settings(settings: Settings) -> ReconcileSettings:
     )
 
 
-def budget_settings(settings: Settings) -> BudgetSettings:
+def budget_settings(settings: Settings) -> BudgetSettings | None:
+    """The `[budget]` the user set (config file or environment), else None: the watcher then
+    picks its connection's default (none on the local endpoint, `tui.aws.watch`)."""
+    if "budget" not in settings.model_fields_set:
+        return None
     budget = settings.budget
     return BudgetSettings(rate=budget.rate, burst=budget.burst, backoff_max=budget.backoff_max)
 

@@ -80,8 +80,9 @@ class PollSettings(BaseModel):
     read first: a safety net for events that never arrive."""
     pipelines: float = Field(default=60.0, gt=0)
     """The list of pipelines (new and deleted ones) is re-read this often."""
-    max_rate: float = Field(default=5.0, gt=0)
-    """At most this many pipeline reads start per second (CodePipeline throttles bursts)."""
+    max_rate: float | None = Field(default=None, gt=0)
+    """At most this many pipeline reads start per second. Unset: no cap of its own; the
+    `[budget]` (AWS's throttling) gates every request either way."""
     event_debounce: float = Field(default=0.3, ge=0)
     """After an event, its pipeline is re-read this long after the last event of the burst
     (the event itself shows at once)..."""

@@ -38,8 +38,21 @@ Decisions recorded here [I]:
   floor 0.2/s. [I] The backoff cap (8 s) is below the default poll interval (10 s): once a
   throttling storm ends, the next request goes out within one interval, so the screen is fresh
   again within two.
-- `rate=None` means no bucket (no limit); throttling still backs off. Only benchmarks use it,
-  to stand for a client without a budget.
+- `rate=None` means no bucket (no limit); throttling still backs off.
+- [I] Which budget a connection gets unless the user set `[budget]` (`default_budget`): on AWS
+  the one above; on an endpoint on this machine (a loopback address: the local pipetop
+  endpoint, or moto/LocalStack) none (`LOCAL_BUDGET`, rate None). The budget is there for
+  AWS's shared, unpublished quota; a local endpoint has no quota and no other users, so a
+  budget there only makes the first fill of 100 pipelines (200 requests) take 40 s instead
+  of one second. Throttling answers (the local endpoint injects them on request) still back
+  off. The loopback address decides, not the endpoint's health answer: it is known before the
+  first request, and no AWS endpoint is ever on loopback. An explicit `[budget]` (config or
+  environment) wins on any endpoint.
+- [I] No bigger startup burst on AWS: the bucket starts full (`burst`, 10 requests at once)
+  and refills at `rate`. Fanning out over ~100 pipelines at once is what users report
+  getting throttled for (reference, section 8), and the quota is shared with every other tool
+  of the account; the reads are ordered instead (the pipelines the user sees first: see
+  `reconcile.py`), so the rows on screen fill within the burst and the first seconds.
 - Other failures (5xx, unreachable) do not touch the budget: botocore retries them and the
   reconcile scheduler backs off per pipeline; only throttling says "too fast".
 - Time comes from the injected `clock`, `sleep` and `random`, so tests never sleep.
@@ -110,6 +123,17 @@ class BudgetState:
     """On the budget's clock: no request goes out before this."""
 
 
+AWS_BUDGET = BudgetSettings()
+"""The default on AWS (see the module docstring)."""
+LOCAL_BUDGET = BudgetSettings(rate=None)
+"""The default on an endpoint on this machine: no bucket; throttling answers still back off."""
+
+
+def default_budget(local: bool) -> BudgetSettings:
+    """The budget of a connection whose user set none: `local` is an endpoint on loopback."""
+    return LOCAL_BUDGET if local else AWS_BUDGET
+
+
 class TokenBucket:
     """`rate` tokens a second up to `capacity`; pure arithmetic on the times it is given."""
 
@@ -171,6 +195,17 @@ class RateBudget:
         self._sent: deque[float] = deque()
         self.state = BudgetState(limit=limit, rate=limit)
         self._attached: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def configure(self, settings: BudgetSettings) -> None:
+        """Take other settings from now on (a full bucket at their rate); requests already
+        waiting keep their slots, the throttling state and counts stay."""
+        now = self.clock()
+        self.settings = settings
+        limit = settings.rate
+        self._bucket = TokenBucket(limit, settings.burst, now) if limit is not None else None
+        self._rate = limit
+        self._adjusted = now
+        self._set(limit=limit, rate=limit, notify=True)
 
     # Requests ------------------------------------------------------------------------------
 

@@ -21,16 +21,31 @@ view honest with as few calls as that takes:
 Fetches never overlap for one pipeline, and a pipeline's next fetch is scheduled from the
 moment the previous one was applied (the `apply` callback returned), so a slow service or a
 slow screen stretches the intervals instead of piling calls up. Across pipelines at most
-`max_concurrent` fetches run at once and at most `max_rate` start per second (the
-reference's "a few requests a second", section 8). When several are due, the most urgent
-goes first: refresh, event, visible, initial, poll, round robin.
+`max_concurrent` fetches of different pipelines run at once, and, if `max_rate` is set, at
+most that many start per second. When several are due, the most urgent goes first:
+refresh, event, visible, initial, poll, round robin; among fetches of one kind, the
+pipelines on screen (`set_on_screen`, the rows the list shows) before the others, then the
+order of `set_pipelines` (the list's order), then the earliest due.
 
 A failed fetch goes to `on_error(name, exc)`; that pipeline waits `error_backoff` seconds,
 and a throttled one (errors.Throttled) pauses every fetch for its `retry_after`.
 
 Decisions recorded here [I]: the intervals above are defaults of `ReconcileSettings`
-(debounce 0.3 s, at most 2 s; round robin 3 s; visible 5 s / 1 s; polling 10 s; 4 at once,
-5 per second). Time comes from the injected `clock` and `sleep`, so tests never sleep.
+(debounce 0.3 s, at most 2 s; round robin 3 s; visible 5 s / 1 s; polling 10 s). Time comes
+from the injected `clock` and `sleep`, so tests never sleep.
+
+- [I] 8 fetches at once, no start rate of the scheduler's own (`max_rate=None`). Every
+  request goes through the connection's rate budget (`budget.py`), which is the one rate
+  limit: on AWS it holds the reads to its 5 requests a second whatever the concurrency (a
+  start rate of 5 fetches a second, each of 2 requests or more, never bound there), and on
+  the local endpoint, which has no budget, a start rate would be the only thing between 100
+  pipelines and their first fill (20 s at 5 a second). Eight at once keeps the budget's burst
+  busy on AWS (each fetch waits on the network between its requests) and the local endpoint's
+  one process busy without a queue in front of it; a refresh the user asks for waits behind at
+  most eight fetches already sent.
+- [I] The first fill follows the screen: initial fetches of the rows on screen go first, then
+  the rest in the list's order, so on AWS, where the budget lets 10 requests out at once and
+  5 a second after that, what the user looks at fills first.
 """
 
 from __future__ import annotations
@@ -75,9 +90,11 @@ class ReconcileSettings:
     """...and this often while something in it runs."""
     error_backoff: float = 5.0
     """After a failed fetch, that pipeline waits this long."""
-    max_concurrent: int = 4
-    max_rate: float = 5.0
-    """At most this many fetches start per second."""
+    max_concurrent: int = 8
+    """At most this many pipelines are read at once (never one pipeline twice at once)."""
+    max_rate: float | None = None
+    """At most this many fetches start per second (None: no cap of the scheduler's own; the
+    connection's rate budget gates every request either way)."""
 
 
 def pipeline_is_active(state: object) -> bool:
@@ -138,6 +155,8 @@ class ReconcileScheduler(Generic[S]):
         """Fetches started, by reason (`refresh`, `event`, `visible`, `initial`, ...)."""
         self._names: list[str] = []
         self._tracks: dict[str, _Track] = {}
+        self._order: dict[str, int] = {}
+        self._on_screen: dict[str, int] = {}
         self._visible: str | None = None
         self._live = live
         self._round_robin_due: float | None = None
@@ -161,6 +180,7 @@ class ReconcileScheduler(Generic[S]):
     def set_pipelines(self, names: Iterable[str]) -> None:
         """The pipelines to keep fresh (the round robin and polling cover exactly these)."""
         self._names = list(dict.fromkeys(names))
+        self._order = {name: index for index, name in enumerate(self._names)}
         keep = set(self._names) | {self._visible}
         for name in list(self._tracks):
             if name not in keep and not self._tracks[name].in_flight:
@@ -174,6 +194,22 @@ class ReconcileScheduler(Generic[S]):
         if name is not None:
             self._tracks.setdefault(name, _Track())
         self._wake.set()
+
+    def set_on_screen(self, names: Iterable[str]) -> None:
+        """The pipelines whose rows are on screen, top first: among fetches due for the same
+        reason they go first (the first fill fills what the user sees first)."""
+        self._on_screen = {name: index for index, name in enumerate(dict.fromkeys(names))}
+        self._wake.set()
+
+    def _rank(self, due: _Due) -> tuple[int, int, int, float]:
+        """The order fetches start in: reason, on screen first, the list's order, due time."""
+        screen = self._on_screen.get(due.name)
+        return (
+            PRIORITY[due.reason],
+            screen if screen is not None else len(self._on_screen),
+            self._order.get(due.name, len(self._order)),
+            due.when,
+        )
 
     def set_live(self, live: bool) -> None:
         """Events live (True) or polling mode (False), from the feed's status."""
@@ -284,7 +320,7 @@ class ReconcileScheduler(Generic[S]):
             candidate = self._pipeline_due(name, track, now)
             if candidate is not None and candidate.when <= now:
                 due.append(candidate)
-        due.sort(key=lambda d: (PRIORITY[d.reason], d.when))
+        due.sort(key=self._rank)
         for candidate in due:
             if not self._may_start(now):
                 return
@@ -332,7 +368,8 @@ class ReconcileScheduler(Generic[S]):
         track.refresh_due = None
         track.event_due = None
         track.burst_started = None
-        self._next_start = now + 1.0 / self.settings.max_rate
+        if self.settings.max_rate is not None:
+            self._next_start = now + 1.0 / self.settings.max_rate
         self.counts[reason] += 1
         task = asyncio.ensure_future(self._refresh(name, track, reason))
         self._tasks.add(task)

@@ -47,6 +47,11 @@ Decisions recorded here:
   interval while there is no pipeline to read. The status bar judges that on its own clock.
 - Every CodePipeline request goes through the watcher's `RateBudget` (one per watcher, so one
   per connection); its throttled state and reduced rate are in the status.
+- [I] `budget=None` (the user set no `[budget]`) means the connection's default
+  (`budget.default_budget`): before its first request the watcher asks whether the endpoint
+  is the local pipetop endpoint (`AwsContext.is_local()`: loopback and answering
+  `/_local/health`, one local request) and lifts the budget there; anywhere else, a loopback
+  proxy to AWS included, the AWS budget holds. A budget given explicitly is never changed.
 - Every failure becomes a `ClientProblem` in the status (never an exception out of `run()`);
   the app decides how to show it. `run()` returns after `close()`.
 """
@@ -62,7 +67,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from tui.aws.budget import BudgetSettings, BudgetState, RateBudget
+from tui.aws.budget import BudgetSettings, BudgetState, RateBudget, default_budget
 from tui.aws.errors import ClientProblem, NotFound, Throttled
 from tui.aws.feed import EventFeed, FeedMode, FeedStatus, QueueRef, choose_queue
 from tui.aws.pipelines import PipelineClient
@@ -162,8 +167,11 @@ class Watcher:
         on_status: Callable[[WatchStatus], None] | None = None,
     ) -> None:
         self.aws = AwsContext(connection)
-        self.budget = RateBudget(budget, on_change=self._budget_changed)
+        self.budget = RateBudget(
+            budget or default_budget(local=False), on_change=self._budget_changed
+        )
         """The connection's CodePipeline request budget (`budget.py`): one per watcher."""
+        self._budget_chosen = budget is not None
         self.client = PipelineClient(self.aws, read_only=read_only, budget=self.budget)
         """CodePipeline reads and control calls (approve, stop, retry, ...) for the screens."""
         self.events_queue = events_queue
@@ -210,6 +218,11 @@ class Watcher:
         self.scheduler.set_visible(name)
         if name is not None and name not in self._declarations:
             self.scheduler.refresh(name)
+
+    def set_on_screen(self, names: Iterable[str]) -> None:
+        """The pipelines whose rows the list shows, top first: read before the others that
+        are due for the same reason (the first fill fills the screen first)."""
+        self.scheduler.set_on_screen(names)
 
     def refresh(self, name: str | None = None) -> None:
         """Read `name` now (None: the list of pipelines)."""
@@ -268,11 +281,28 @@ class Watcher:
         """Stop reading; `run()` returns once the loops have ended."""
         self._closed.set()
 
+    async def _choose_budget(self) -> None:
+        """The connection's default budget, once its endpoint is known (module docstring)."""
+        if self._budget_chosen:
+            return
+        try:
+            local = await self.aws.is_local()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # The list call that follows meets the same problem and reports it; try again then.
+            log.debug("could not tell whether the endpoint is local: %s", exc)
+            return
+        self._budget_chosen = True
+        if local:
+            self.budget.configure(default_budget(local=True))
+
     async def _list_loop(self) -> None:
         failures = 0
         while not self._closed.is_set():
             delay = self.list_interval
             try:
+                await self._choose_budget()
                 await self._list_pipelines()
                 failures = 0
                 if not self._identified:

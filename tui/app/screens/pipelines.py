@@ -348,9 +348,22 @@ class PipelinesScreen(Screen[None]):
             had_rows = bool(self._order)
             self._order = order
             self.table.show(order)
+            self._tell_rows_on_screen()
             if had_rows != bool(order):
                 # Keys that need a row under the cursor appear or go.
                 self.refresh_bindings()
+
+    def _tell_rows_on_screen(self) -> None:
+        """The watchers read the rows on screen first (the first fill starts at the top)."""
+        rows_on_screen = getattr(self.app, "rows_on_screen", None)
+        if rows_on_screen is None:
+            return
+        table = self.table
+        first = max(int(table.scroll_y) - 1, 0)
+        keys = self._order[first : first + table.size.height + 1]
+        rows_on_screen(
+            (row.context, row.name) for key in keys if (row := self._rows.get(key)) is not None
+        )
 
     def _fit_columns(self) -> None:
         if not self.is_mounted:
