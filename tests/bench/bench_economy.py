@@ -7,8 +7,8 @@ One run against one endpoint (its own process, real clock), the same workload fo
 `--stage-seconds`, 60 by default), each started again as soon as its execution ends, so
 executions run all the time. Then, one after the other, for `--seconds` each:
 
-1. events: the Watcher as the app makes it with default settings (rate budget 5 requests/s,
-   burst 10; events from an SQS queue an EventBridge rule fills; debounced re-reads of the
+1. events: the Watcher as the app makes it with default settings for AWS (rate budget 5
+   requests/s, burst 10; events from an SQS queue an EventBridge rule fills; debounced re-reads of the
    pipelines that had events and a slow round robin);
 2. polling: the Watcher in plain polling mode, every pipeline every 5 s, no rate budget (what
    a tool without one does: CodePipeline's own console polls about so).
@@ -301,14 +301,16 @@ async def watch(
 ) -> Phase:
     from tui.app.app import budget_settings, reconcile_settings
     from tui.app.settings import Settings
-    from tui.aws.budget import BudgetSettings
+    from tui.aws.budget import AWS_BUDGET, BudgetSettings
     from tui.aws.reconcile import ReconcileSettings
     from tui.aws.session import ConnectionSettings
     from tui.aws.watch import Watcher
 
     settings = Settings(events_queue=events_queue)
     reconcile = reconcile_settings(settings)
-    budget = budget_settings(settings)
+    # The events watcher stands for one on AWS: the app's AWS budget, which the local endpoint
+    # would otherwise lift (`tui.aws.budget.default_budget`).
+    budget = budget_settings(settings) or AWS_BUDGET
     if budget_rate is not None:
         budget = BudgetSettings(rate=budget_rate, burst=max(10.0, budget_rate))
     if polling:
