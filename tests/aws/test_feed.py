@@ -214,6 +214,43 @@ async def test_a_slow_delete_does_not_hold_back_the_next_receive(endpoint: Endpo
     assert feed.status.applied == 2
 
 
+async def test_a_failing_delete_beside_the_long_poll_degrades_and_is_retried(
+    endpoint: Endpoint,
+) -> None:
+    # The delete runs beside the next receive; its failure (503, twice) still shows as
+    # degraded and the applied message is deleted once the queue answers again.
+    sqs = endpoint.client("sqs")
+    url = sqs.create_queue(QueueName="failing-deletes")["QueueUrl"]
+    body = (await asyncio.to_thread(engine_event_bodies, endpoint))[0]
+    sink = Sink()
+
+    async def short_sleep(seconds: float) -> None:
+        await asyncio.sleep(0.05)
+
+    async with AwsContext(ConnectionSettings(endpoint_url=endpoint.url, max_attempts=1)) as aws:
+        feed = EventFeed(
+            aws,
+            QueueRef(url=url),
+            on_events=sink.on_events,
+            on_status=sink.statuses.append,
+            wait_seconds=1,
+            sleep=short_sleep,
+        )
+        rule = {"match": "sqs.DeleteMessageBatch", "fail": 100, "failStatus": 503, "times": 2}
+        with faults.injected(endpoint, [rule]):
+            task = start(feed)
+            await until(lambda: feed.status.live)
+            await asyncio.to_thread(sqs.send_message, QueueUrl=url, MessageBody=body)
+            await until(lambda: FeedMode.DEGRADED in sink.modes())
+            await until(lambda: queue_counts(sqs, url) == (0, 0))
+            await until(lambda: feed.status.live)
+            assert faults.faults(endpoint)["rules"][0]["hits"]["failed"] == 2
+        await feed.close()
+        await task
+    assert len(sink.events) == 1
+    assert sink.modes() == [FeedMode.LIVE, FeedMode.DEGRADED, FeedMode.LIVE]
+
+
 async def test_duplicates_are_passed_on_not_dropped(peer: SqsPeer) -> None:
     url = peer.sqs.create_queue(QueueName="dupes")["QueueUrl"]
     body = (await asyncio.to_thread(engine_event_bodies, peer.endpoint))[0]
