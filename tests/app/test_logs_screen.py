@@ -472,7 +472,8 @@ def test_snapshot_of_the_logs_screen(snap_compare: Any, endpoint: Endpoint, utc:
         await until(pilot, lambda: screen.log_view.match is not None)
         # The footer recomposes after the focus moves back from the search field: on a busy
         # machine that can land after the match, so wait for it to show its keys again.
-        await until(pilot, lambda: not screen.search_input.display and screen.query("FooterKey"))
+        # Hidden is not yet gone from the frame: wait for the layout that drops the field.
+        await until(pilot, lambda: not screen.search_input.region and screen.query("FooterKey"))
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=search)
