@@ -40,25 +40,19 @@ if __package__ in (None, ""):
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import queue
 import random
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3
-
 from tests import faults
 from tests.bench.bench_tui import ENV, wire_events
-from tests.bench.harness import CREDENTIALS, REGION, ROOT, load, percentile, table
-from tests.endpoint import CLIENT_CONFIG
+from tests.bench.event_endpoint import EventEndpoint, serve_printing_events
+from tests.bench.harness import REGION, load, percentile, table
 from tests.local.pipelines import commands, pipeline, stage, upload_source
 
 STAGE_STATUS = {"STARTED": "InProgress", "SUCCEEDED": "Succeeded", "FAILED": "Failed"}
@@ -73,99 +67,32 @@ DRIVER_LABELS = frozenset({"codepipeline.StartPipelineExecution"})
 # The endpoint, printing every event it delivers ------------------------------------------------
 
 
-def serve(data_dir: Path) -> None:
-    """`--serve`: the endpoint on a free port; `listening on URL`, then one `EVENT <monotonic>
-    <json>` line per event the engine delivers."""
-
-    async def main() -> None:
-        from aiohttp import web
-
-        from tui.local.api.server import build_app
-        from tui.local.assembly import open_backend
-
-        backend = await open_backend(data_dir)
-
-        def delivered(event: dict[str, Any]) -> None:
-            detail = event.get("detail") or {}
-            line = {
-                "type": event.get("detail-type"),
-                "pipeline": detail.get("pipeline"),
-                "execution": detail.get("execution-id"),
-                "stage": detail.get("stage"),
-                "action": detail.get("action"),
-                "state": detail.get("state"),
-            }
-            sys.stdout.write(f"EVENT {time.monotonic():.6f} {json.dumps(line)}\n")
-            sys.stdout.flush()
-
-        backend.engine.state.events.subscribe(delivered)
-        runner = web.AppRunner(build_app(backend), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        server: Any = site._server
-        port = server.sockets[0].getsockname()[1]
-        backend.endpoint_url = f"http://127.0.0.1:{port}"
-        print(f"listening on {backend.endpoint_url}", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
-            await backend.close()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
-
-
-class Endpoint:
+class Endpoint(EventEndpoint):
     """`--serve` as a child process. Stage changes go to `stage_changes` (key -> when); an
     execution's end puts its pipeline on `ended` (the driver starts it again)."""
 
+    module = "tests.bench.bench_economy"
+
     def __init__(self) -> None:
-        self.data_dir = Path(tempfile.mkdtemp(prefix="pipetop-bench-economy-"))
-        self.process: subprocess.Popen[str] | None = None
-        self.url = ""
+        super().__init__(ENV)
         self.stage_changes: dict[tuple[str, str, str, str], float] = {}
         self.ended: queue.Queue[str] = queue.Queue()
         self.ends: Counter[str] = Counter()
         """Executions ended, by their final state."""
-        self.lock = threading.Lock()
 
     def __enter__(self) -> Endpoint:
-        command = [sys.executable, "-m", "tests.bench.bench_economy", "--serve", str(self.data_dir)]
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=ENV,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().strip()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"the endpoint did not start: {line!r}")
-        self.url = line.removeprefix("listening on ")
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__enter__()
         return self
 
-    def _read(self) -> None:
-        assert self.process is not None
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if not line.startswith("EVENT "):
-                continue
-            _, when, payload = line.split(" ", 2)
-            event = json.loads(payload)
-            kind = event["type"]
-            if kind == "CodePipeline Stage Execution State Change":
-                key = (event["pipeline"], event["execution"], event["stage"], event["state"])
-                with self.lock:
-                    self.stage_changes.setdefault(key, float(when))
-            elif kind == "CodePipeline Pipeline Execution State Change" and event["state"] in ENDED:
-                self.ends[event["state"]] += 1
-                self.ended.put(event["pipeline"])
+    def on_event(self, when: float, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        if kind == "CodePipeline Stage Execution State Change":
+            key = (event["pipeline"], event["execution"], event["stage"], event["state"])
+            with self.lock:
+                self.stage_changes.setdefault(key, when)
+        elif kind == "CodePipeline Pipeline Execution State Change" and event["state"] in ENDED:
+            self.ends[event["state"]] += 1
+            self.ended.put(event["pipeline"])
 
     def changes_between(self, start: float, end: float) -> dict[tuple[str, str, str, str], float]:
         """Stage changes committed in [start, end] that lasted at least `TRANSIENT` s."""
@@ -182,20 +109,6 @@ class Endpoint:
             if not later:
                 lasting[key] = when
         return lasting
-
-    def __exit__(self, *_: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service, endpoint_url=self.url, region_name=REGION, config=CLIENT_CONFIG, **CREDENTIALS
-        )
 
 
 # The workload ------------------------------------------------------------------------------------
@@ -491,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve is not None:
-        serve(args.serve)
+        serve_printing_events(Path(args.serve))
         return 0
     # The Watcher in this process reads its credentials from the environment.
     os.environ.update({key: value for key, value in ENV.items() if key.startswith("AWS_")})

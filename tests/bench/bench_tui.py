@@ -57,10 +57,8 @@ import gc
 import json
 import os
 import shlex
-import shutil
 import statistics
 import subprocess
-import tempfile
 import threading
 import time
 import tracemalloc
@@ -68,10 +66,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
-
+from tests.bench.event_endpoint import EventEndpoint, serve_printing_events
 from tests.bench.harness import CREDENTIALS, REGION, ROOT, load, percentile, table
-from tests.endpoint import CLIENT_CONFIG
 from tests.local.pipelines import approval, commands, pipeline, stage, upload_source
 
 SIZE = (120, 36)
@@ -247,119 +243,43 @@ def _print_trace(start: float, end: float) -> None:
 
 
 def serve(data_dir: Path) -> None:
-    """`--serve`: the endpoint (real clock) on a free port; prints `listening on URL`, then
-    one `EVENT <monotonic> <json>` line per event the engine delivers."""
-
-    async def main() -> None:
-        from aiohttp import web
-
-        from tui.local.api.server import build_app
-        from tui.local.assembly import open_backend
-
-        backend = await open_backend(data_dir)
-
-        def delivered(event: dict[str, Any]) -> None:
-            detail = event.get("detail") or {}
-            line = {
-                "type": event.get("detail-type"),
-                "pipeline": detail.get("pipeline"),
-                "execution": detail.get("execution-id"),
-                "state": detail.get("state"),
-            }
-            sys.stdout.write(f"EVENT {time.monotonic():.6f} {json.dumps(line)}\n")
-            sys.stdout.flush()
-
-        backend.engine.state.events.subscribe(delivered)
-        app = build_app(backend)
-        if TRACE:
-            _trace_endpoint(backend, app)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        server: Any = site._server
-        port = server.sockets[0].getsockname()[1]
-        backend.endpoint_url = f"http://127.0.0.1:{port}"
-        print(f"listening on {backend.endpoint_url}", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await runner.cleanup()
-            await backend.close()
-
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+    """`--serve`: the endpoint printing every event it delivers (and, traced, its steps)."""
+    serve_printing_events(data_dir, _trace_endpoint if TRACE else None)
 
 
-class Endpoint:
+class Endpoint(EventEndpoint):
     """`--serve` as a child process; `events` maps (pipeline, execution, state) to when the
     engine delivered that pipeline-level event."""
 
+    module = "tests.bench.bench_tui"
+
     def __init__(self) -> None:
-        self.data_dir = Path(tempfile.mkdtemp(prefix="pipetop-bench-tui-"))
-        self.process: subprocess.Popen[str] | None = None
-        self.url = ""
+        super().__init__(ENV)
         self.events: dict[tuple[str, str, str], float] = {}
-        self.lock = threading.Lock()
 
     def __enter__(self) -> Endpoint:
-        command = [sys.executable, "-m", "tests.bench.bench_tui", "--serve", str(self.data_dir)]
-        self.process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=ENV,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline().strip()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"the endpoint did not start: {line!r}")
-        self.url = line.removeprefix("listening on ")
-        threading.Thread(target=self._read, daemon=True).start()
+        super().__enter__()
         return self
 
-    def _read(self) -> None:
-        assert self.process is not None
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if line.startswith("TRACE "):
-                _, when, what = line.rstrip("\n").split(" ", 2)
-                with _traces_lock:
-                    _traces.append((float(when), what))
-                continue
-            if not line.startswith("EVENT "):
-                continue
-            _, when, payload = line.split(" ", 2)
-            event = json.loads(payload)
-            if TRACE:
-                with _traces_lock:
-                    kind = event["type"].split()[1]
-                    _traces.append((float(when), f"endpoint: commits {kind} {event['state']}"))
-            if event["type"] == "CodePipeline Pipeline Execution State Change":
-                with self.lock:
-                    key = (event["pipeline"], event["execution"], event["state"])
-                    self.events.setdefault(key, float(when))
+    def on_line(self, line: str) -> None:
+        if line.startswith("TRACE "):
+            _, when, what = line.rstrip("\n").split(" ", 2)
+            with _traces_lock:
+                _traces.append((float(when), what))
+
+    def on_event(self, when: float, event: dict[str, Any]) -> None:
+        if TRACE:
+            with _traces_lock:
+                kind = event["type"].split()[1]
+                _traces.append((when, f"endpoint: commits {kind} {event['state']}"))
+        if event["type"] == "CodePipeline Pipeline Execution State Change":
+            with self.lock:
+                key = (event["pipeline"], event["execution"], event["state"])
+                self.events.setdefault(key, when)
 
     def event_time(self, pipeline: str, execution: str, state: str) -> float | None:
         with self.lock:
             return self.events.get((pipeline, execution, state))
-
-    def __exit__(self, *_: object) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
-
-    def client(self, service: str) -> Any:
-        return boto3.client(
-            service, endpoint_url=self.url, region_name=REGION, config=CLIENT_CONFIG, **CREDENTIALS
-        )
 
 
 def create_approval_pipelines(endpoint: Endpoint, count: int, prefix: str = "svc") -> list[str]:
