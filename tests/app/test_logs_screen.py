@@ -474,6 +474,10 @@ def test_snapshot_of_the_logs_screen(snap_compare: Any, endpoint: Endpoint, utc:
         # machine that can land after the match, so wait for it to show its keys again.
         # Hidden is not yet gone from the frame: wait for the layout that drops the field.
         await until(pilot, lambda: not screen.search_input.region and screen.query("FooterKey"))
+        # Going to the match may animate the scroll; the frame is the one after it settles
+        # (mid-way the horizontal scrollbar's thumb sits a fraction of a cell off).
+        await pilot.wait_for_scheduled_animations()
+        await until(pilot, lambda: screen.log_view.scroll_x == 0)
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=SIZE, run_before=search)
