@@ -4,6 +4,8 @@ shell, the screen tails them through the client layer, and the tests read what i
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -455,7 +457,25 @@ BUILD_LOG = [
 ]
 
 
-def test_snapshot_of_the_logs_screen(snap_compare: Any, endpoint: Endpoint, utc: None) -> None:
+@pytest.fixture
+def fixed_length_endpoint() -> Iterator[Endpoint]:
+    """An endpoint whose data dir path always has the same length: the build's log prints
+    paths under it (CODEBUILD_SRC_DIR=...), and the widest line sets the horizontal
+    scrollbar's thumb, so a pytest temp dir (longer under parallel workers) would change the
+    frame."""
+    data_dir = Path(tempfile.mkdtemp(prefix="pipetop-snapshot-", dir="/tmp"))
+    ep = Endpoint(data_dir / "data").start()
+    try:
+        yield ep
+    finally:
+        ep.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_snapshot_of_the_logs_screen(
+    snap_compare: Any, fixed_length_endpoint: Endpoint, utc: None
+) -> None:
+    endpoint = fixed_length_endpoint
     client, execution_id = run_pipeline(endpoint, "web-app", BUILD_LOG)
     wait_status(client, "web-app", execution_id, "Succeeded")
     app = app_on(endpoint)
