@@ -53,6 +53,12 @@ def action_ref(app: PipetopApp, pipeline: str, stage: str, action: str) -> Actio
     return ActionRef(pipeline, stage, action, action_view.execution_id, action_view)
 
 
+def running_action_ref(app: PipetopApp, pipeline: str, stage: str, action: str) -> ActionRef | None:
+    """`action_ref` once the action shows as running (for `until`)."""
+    ref = action_ref(app, pipeline, stage, action)
+    return ref if ref is not None and ref.view.status == "InProgress" else None
+
+
 def rendered_lines(widget: Widget) -> list[str]:
     """The text of each line the widget shows now (what the terminal gets), right-trimmed."""
     strips = widget.render_lines(widget.size.region)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests import faults
-from tests.app.screen_support import SIZE, action_ref, app_on, screen_text, until
+from tests.app.screen_support import SIZE, app_on, running_action_ref, screen_text, until
 from tests.app.test_controls import (
     confirm,
     dialog,
@@ -50,14 +50,7 @@ async def test_denied_log_reads_name_the_permission_and_the_rest_keeps_working(
         async with app.run_test(size=SIZE) as pilot:
             fast_logs(app)
             await open_pipeline(app, pilot, "guarded", 2)
-            ref = await until(
-                pilot,
-                lambda: (
-                    (r := action_ref(app, "guarded", "Build", "Run"))
-                    and r.view.status == "InProgress"
-                    and r
-                ),
-            )
+            ref = await until(pilot, lambda: running_action_ref(app, "guarded", "Build", "Run"))
             app.open_logs(ref)
             await pilot.pause()
             screen = logs_screen(app)

@@ -19,9 +19,8 @@ import pytest
 from tests import faults
 from tests.app.support import app_for, app_settings, fast_poll, plain, wait_until
 from tests.app.test_events import cell, subscribe_queue
-from tests.aws.test_event_reliability import api_picture, view_picture
+from tests.aws.test_event_reliability import api_picture, create_pipelines, view_picture
 from tests.endpoint import Endpoint
-from tests.local.pipelines import commands, pipeline, stage, upload_source
 from tui.app.widgets.glyphs import look
 from tui.app.widgets.pipeline_table import PipelineTable
 from tui.app.widgets.status_bar import StatusBar
@@ -44,21 +43,6 @@ def live_endpoint(tmp_path: Path) -> Iterator[Endpoint]:
         yield endpoint
     finally:
         endpoint.stop()
-
-
-def create_pipelines(endpoint: Endpoint) -> Any:
-    upload_source(endpoint)
-    client = endpoint.client("codepipeline")
-    for name, (mode, test_command) in PIPELINES.items():
-        client.create_pipeline(
-            pipeline=pipeline(
-                name,
-                stage("Build", commands("Compile", ["true"])),
-                stage("Test", commands("Unit", [test_command])),
-                mode=mode,
-            )
-        )
-    return client
 
 
 def all_finished(client: Any) -> bool:
@@ -89,7 +73,7 @@ async def test_the_list_ends_equal_to_get_pipeline_state_under_event_faults(
 ) -> None:
     endpoint = live_endpoint
     queue = subscribe_queue(endpoint)
-    client = await asyncio.to_thread(create_pipelines, endpoint)
+    client = await asyncio.to_thread(create_pipelines, endpoint, PIPELINES)
     poll = fast_poll(round_robin=ROUND_ROBIN, visible=5.0, visible_active=5.0)
     app = app_for(endpoint, app_settings(events_queue=queue, poll=poll))
     async with app.run_test(size=SIZE) as pilot:
@@ -133,7 +117,7 @@ async def test_quitting_the_app_leaves_no_applied_message_in_flight(
 ) -> None:
     endpoint = live_endpoint
     queue = subscribe_queue(endpoint)
-    client = await asyncio.to_thread(create_pipelines, endpoint)
+    client = await asyncio.to_thread(create_pipelines, endpoint, PIPELINES)
     app = app_for(endpoint, app_settings(events_queue=queue, poll=fast_poll()))
     async with app.run_test(size=SIZE) as pilot:
         table = app.screen.query_one(PipelineTable)

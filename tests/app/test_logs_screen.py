@@ -17,10 +17,10 @@ from textual.message import Message
 
 from tests.app.screen_support import (
     SIZE,
-    action_ref,
     app_on,
     in_thread,
     rendered_lines,
+    running_action_ref,
     screen_text,
     until,
 )
@@ -389,14 +389,7 @@ async def test_the_log_of_the_focused_action_opens_from_the_workspace_ref(
     async with app.run_test(size=SIZE) as pilot:
         fast_logs(app)
         app.watcher.set_visible("live")
-        ref = await until(
-            pilot,
-            lambda: (
-                (r := action_ref(app, "live", "Build", "Run"))
-                and r.view.status == "InProgress"
-                and r
-            ),
-        )
+        ref = await until(pilot, lambda: running_action_ref(app, "live", "Build", "Run"))
         app.open_logs(ref)
         await pilot.pause()
         screen = logs_screen(app)

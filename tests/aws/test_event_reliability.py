@@ -196,10 +196,13 @@ async def eventually(
     return time.monotonic() - started
 
 
-def create_pipelines(endpoint: Endpoint) -> Any:
+def create_pipelines(
+    endpoint: Endpoint, pipelines: dict[str, tuple[str | None, str]] = PIPELINES
+) -> Any:
+    """Build and Test pipelines, `{name: (execution mode, the test's command)}`."""
     upload_source(endpoint)
     client = endpoint.client("codepipeline")
-    for name, (mode, test_command) in PIPELINES.items():
+    for name, (mode, test_command) in pipelines.items():
         client.create_pipeline(
             pipeline=pipeline(
                 name,
