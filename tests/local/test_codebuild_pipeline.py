@@ -307,7 +307,10 @@ def running_build(endpoint: Endpoint, project: str) -> dict[str, Any]:
     client = endpoint.client("codebuild")
 
     def find() -> dict[str, Any] | None:
-        ids = client.list_builds_for_project(projectName=project)["ids"]
+        try:
+            ids = client.list_builds_for_project(projectName=project)["ids"]
+        except client.exceptions.ResourceNotFoundException:
+            return None  # the action has not reached its project yet (a busy machine)
         if not ids:
             return None
         (build,) = client.batch_get_builds(ids=ids[:1])["builds"]
