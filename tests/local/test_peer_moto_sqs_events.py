@@ -209,6 +209,20 @@ def test_visibility(peer: Peer) -> None:
         sqs.delete_message(QueueUrl=url, ReceiptHandle="not-a-receipt-handle")
 
 
+def test_receive_with_the_deprecated_attribute_names(peer: Peer) -> None:
+    # Older clients send message system attribute names in ReceiveMessage's AttributeNames
+    # (botocore's model types that member with the queue-attribute enum, its documentation
+    # lists the message system attributes): both peers answer with just those attributes.
+    sqs, url, _ = new_queue(peer)
+    sqs.send_message(QueueUrl=url, MessageBody="old client")
+    message = sqs.receive_message(
+        QueueUrl=url, AttributeNames=["ApproximateReceiveCount", "SentTimestamp"]
+    )["Messages"][0]
+    assert message["Body"] == "old client"
+    assert set(message["Attributes"]) == {"ApproximateReceiveCount", "SentTimestamp"}
+    assert message["Attributes"]["ApproximateReceiveCount"] == "1"
+
+
 def test_queue_attributes(peer: Peer) -> None:
     sqs, url, arn = new_queue(peer, VisibilityTimeout="45")
     everything = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]

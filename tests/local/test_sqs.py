@@ -317,6 +317,41 @@ def test_binary_attributes_and_system_attributes(endpoint: Endpoint) -> None:
     assert third["Attributes"]["ApproximateReceiveCount"] == "3"
 
 
+def test_deprecated_attribute_names_take_message_system_attribute_names(
+    endpoint: Endpoint,
+) -> None:
+    # botocore's model gives ReceiveMessage's AttributeNames the queue-attribute enum, but its
+    # documentation (and older SDKs) use message system attribute names there; AWS takes them.
+    sqs = endpoint.client("sqs")
+    url = make_queue(sqs, "legacy")
+    sqs.send_message(QueueUrl=url, MessageBody="m")
+    now_ms = str(int(endpoint.clock.now() * 1000))
+    first = sqs.receive_message(
+        QueueUrl=url, AttributeNames=["ApproximateReceiveCount"], VisibilityTimeout=0
+    )["Messages"][0]
+    assert first["Attributes"] == {"ApproximateReceiveCount": "1"}
+    second = sqs.receive_message(
+        QueueUrl=url, AttributeNames=["SentTimestamp", "SenderId"], VisibilityTimeout=0
+    )["Messages"][0]
+    assert second["Attributes"] == {"SentTimestamp": now_ms, "SenderId": "testing"}
+    # A queue attribute name is still a valid value there; it selects no message attribute.
+    third = sqs.receive_message(QueueUrl=url, AttributeNames=["Policy"], VisibilityTimeout=0)
+    assert "Attributes" not in third["Messages"][0]
+    with pytest.raises(ClientError) as excinfo:
+        sqs.receive_message(QueueUrl=url, AttributeNames=["Bogus"])
+    error = error_of(excinfo)
+    assert error["Code"] == "ValidationException"
+    assert "Value '[Bogus]' at 'AttributeNames'" in error["Message"]
+    assert "ApproximateReceiveCount" in error["Message"]
+    # GetQueueAttributes shares the model's list shape and keeps the queue-attribute enum.
+    with pytest.raises(ClientError) as excinfo:
+        sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateReceiveCount"])
+    assert error_of(excinfo)["Code"] == "ValidationException"
+    assert attributes_of(sqs, url, "QueueArn") == {
+        "QueueArn": f"arn:aws:sqs:us-east-1:{ACCOUNT}:legacy"
+    }
+
+
 @pytest.mark.parametrize(
     ("attributes", "message"),
     [

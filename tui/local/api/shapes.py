@@ -40,6 +40,11 @@ Decisions:
 - [I] At most `MAX_REPORTED` (10) violations are listed; the count in front is the total.
   A value is echoed up to `MAX_RENDERED_VALUE` characters; values of shapes the model marks
   `sensitive` are not echoed at all (`Value at 'x' failed to satisfy constraint: ...`).
+- [I] Where a model's enum is narrower than what AWS itself accepts, `ENUM_UNIONS` widens
+  one member of one operation to the union of named enum shapes. SQS ReceiveMessage's
+  deprecated `AttributeNames` reuses the queue-attribute enum, yet its own documentation
+  lists message system attributes (`ApproximateReceiveCount`, `SentTimestamp`, ...) and
+  older SDKs send them there; AWS accepts both kinds, so we do. Other values stay refused.
 - Document-typed shapes accept any JSON. Unions are checked as structures. Doubles also accept
   the strings "NaN", "Infinity" and "-Infinity" (how botocore sends them). Timestamps are
   epoch-second numbers, or ISO-8601 strings where the model asks for that format.
@@ -605,6 +610,16 @@ def _service_memo(service_name: str) -> dict[str, _Rule]:
     return {}
 
 
+# (service, operation, member) -> the enum shapes whose union the member's values may take
+# (see the module docstring).
+ENUM_UNIONS: dict[tuple[str, str, str], tuple[str, ...]] = {
+    ("sqs", "ReceiveMessage", "AttributeNames"): (
+        "QueueAttributeName",
+        "MessageSystemAttributeName",
+    ),
+}
+
+
 @functools.cache
 def operation_validator(service_name: str, operation: str) -> OperationValidator | None:
     """The validator of `operation`, or None when the service's model has no such operation."""
@@ -612,7 +627,38 @@ def operation_validator(service_name: str, operation: str) -> OperationValidator
         return None
     shape = service_model(service_name).operation_model(operation).input_shape
     root = _compile(shape, _service_memo(service_name)) if shape is not None else None
+    widened = {
+        member: enums
+        for (service, name, member), enums in ENUM_UNIONS.items()
+        if service == service_name and name == operation
+    }
+    if widened and isinstance(root, _Structure):
+        root = _with_enum_unions(service_model(service_name), root, widened)
     return OperationValidator(service_name, operation, root)
+
+
+def _with_enum_unions(
+    model: ServiceModel, root: _Structure, widened: dict[str, tuple[str, ...]]
+) -> _Structure:
+    """A copy of `root` whose string-list members named in `widened` take the union of the
+    given enums; the compiled rules shared with other operations are left as they are."""
+    copy = _Structure(root.sensitive)
+    copy.required = root.required
+    members = []
+    for name, rule in root.members:
+        if name in widened and isinstance(rule, _List) and isinstance(rule.member, _String):
+            values = list(
+                dict.fromkeys(v for enum in widened[name] for v in model.shape_for(enum).enum)
+            )
+            member = rule.member
+            listing = _List(rule.sensitive, rule.min, rule.max)
+            listing.member = _String(
+                member.sensitive, minimum=member.min, maximum=member.max, pattern=None, enum=values
+            )
+            rule = listing
+        members.append((name, rule))
+    copy.members = tuple(members)
+    return copy
 
 
 def json_version(service_name: str) -> str:
