@@ -648,7 +648,11 @@ def _with_enum_unions(
     for name, rule in root.members:
         if name in widened and isinstance(rule, _List) and isinstance(rule.member, _String):
             values = list(
-                dict.fromkeys(v for enum in widened[name] for v in model.shape_for(enum).enum)
+                dict.fromkeys(
+                    value
+                    for enum in widened[name]
+                    for value in getattr(model.shape_for(enum), "enum", None) or ()
+                )
             )
             member = rule.member
             listing = _List(rule.sensitive, rule.min, rule.max)
