@@ -70,9 +70,14 @@ def test_sigkill_mid_execution_loses_nothing_and_the_action_can_be_retried(tmp_p
             == "InProgress"
         )
         server.kill()
+    workspaces = data / "workspaces"
+    (left_behind,) = list(workspaces.iterdir())
+    assert (left_behind / "inputs").is_dir()
 
     time.sleep(0.2)
     with ServerProcess(data) as server:
+        # The crash's workspace is removed at the start, before anything runs again.
+        assert list(workspaces.iterdir()) == []
         cp = server.client("codepipeline")
         assert sorted(p["name"] for p in cp.list_pipelines()["pipelines"]) == ["crashy", "waiting"]
         assert cp.list_tags_for_resource(
@@ -131,6 +136,8 @@ def test_sigkill_mid_execution_loses_nothing_and_the_action_can_be_retried(tmp_p
                 == "Succeeded"
             )
         )
+        # Every workspace went with its action.
+        wait_for(lambda: list(workspaces.iterdir()) == [])
         # Every event of the first life is still in the durable log, in order.
         events = server.events()
         states = [

@@ -113,6 +113,7 @@ class PipelineEngine:
                 state.runs_by_execution[run.execution_id].append(run)
                 if run.token:
                     state.approval_tokens[run.token] = run.id
+        self.runner.remove_leftover_workspaces()
         for run in list(state.runs.values()):
             if run.status != "InProgress":
                 continue

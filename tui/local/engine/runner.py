@@ -7,7 +7,9 @@ the action's timeout on the engine clock, output zips uploaded to the artifact s
 `<pipeline>/<artifact name[:10]>/<random>`, and the result recorded through the scheduler.
 
 Workspace retention [I]: a workspace is removed as soon as its action ends; everything worth
-keeping (logs, output artifacts, output variables) is stored elsewhere by then.
+keeping (logs, output artifacts, output variables) is stored elsewhere by then. Workspaces a
+crash left behind (their actions end Failed as interrupted at the next start) are removed by
+`remove_leftover_workspaces` when the engine starts, before any action runs.
 """
 
 from __future__ import annotations
@@ -54,6 +56,16 @@ class ActionRunner:
         self.closing = False
         scheduler.start_task = self.start
         scheduler.cancel_task = self.cancel
+
+    def remove_leftover_workspaces(self) -> None:
+        """Remove every workspace under the data dir; only call it while no action runs."""
+        if self.tasks or not self.workspaces.is_dir():
+            return
+        for leftover in self.workspaces.iterdir():
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
     def start(self, run: ActionRun) -> None:
         self.tasks[run.id] = asyncio.get_running_loop().create_task(
