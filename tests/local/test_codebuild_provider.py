@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
 import textwrap
 import time
 import zipfile
@@ -250,6 +252,30 @@ async def test_shell_state_carries_over_between_commands_and_phases(h: Harness) 
     )
     assert outcome.status == "Succeeded", outcome.summary
     assert h.output(outcome) == ["sub/dir 1 kept", "still-in-dir"]
+
+
+@pytest.mark.parametrize("shell", ["bash", "/bin/sh"])
+async def test_env_shell_is_the_shell_every_command_runs_in(h: Harness, shell: str) -> None:
+    program = shutil.which(shell)
+    assert program is not None
+    outcome = await h.run(
+        f"""\
+        version: 0.2
+        env:
+          shell: {shell}
+        phases:
+          install:
+            commands: ['readlink /proc/$$/exe']
+          build:
+            commands: ['echo "bash:${{BASH_VERSION:+yes}}"', 'readlink /proc/$$/exe']
+        """
+    )
+    assert outcome.status == "Succeeded", outcome.summary
+    # One session for the whole build, and it is the shell the buildspec names: /bin/sh is
+    # whatever the machine links it to (dash here), not bash.
+    real = os.path.realpath(program)
+    is_bash = Path(real).name == "bash"
+    assert h.output(outcome) == [real, f"bash:{'yes' if is_bash else ''}", real]
 
 
 async def test_a_failing_build_command_still_runs_finally_and_post_build(h: Harness) -> None:
