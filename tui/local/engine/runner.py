@@ -18,6 +18,7 @@ import asyncio
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 from tui.local.engine.artifacts import artifact_key, safe_extract
 from tui.local.engine.logs import LogStore
@@ -255,14 +256,34 @@ class ActionRunner:
     def _job_env(self, run: ActionRun) -> dict[str, str]:
         execution = self.state.executions[run.execution_id]
         env: dict[str, str] = {}
-        revisions = [r for r in execution.artifact_revisions if r.get("revisionId")]
-        if revisions:
-            env["CODEBUILD_RESOLVED_SOURCE_VERSION"] = str(revisions[0]["revisionId"])
+        resolved = self._resolved_source_version(run, execution.artifact_revisions)
+        if resolved is not None:
+            env["CODEBUILD_RESOLVED_SOURCE_VERSION"] = resolved
         for override in execution.source_overrides:
             if override.get("actionName") == run.action_name:
                 env["PIPETOP_SOURCE_REVISION"] = override["revisionValue"]
                 env["PIPETOP_SOURCE_REVISION_TYPE"] = override["revisionType"]
         return env
+
+    @staticmethod
+    def _resolved_source_version(run: ActionRun, revisions: list[dict[str, Any]]) -> str | None:
+        """The source revision of the action's primary input (`PrimarySource`, else its first
+        input), as CodePipeline hands it to CodeBuild.
+
+        [I] An execution records its source revisions in the order its sources finished, so
+        the first of them is not a choice. When the primary input is no source's artifact (a
+        build's output), the revision is used only if the execution has exactly one source
+        revision; with several it is left unset rather than guessed.
+        """
+        known = [r for r in revisions if r.get("revisionId")]
+        names = [a.name for a in run.input_artifacts]
+        primary = run.resolved_configuration.get("PrimarySource") or (names[0] if names else None)
+        for revision in known:
+            if revision.get("name") == primary:
+                return str(revision["revisionId"])
+        if len(known) == 1:
+            return str(known[0]["revisionId"])
+        return None
 
     def _timed_out(self, run_id: str, seconds: float) -> None:
         run = self.state.runs.get(run_id)
