@@ -147,6 +147,54 @@ def test_success_by_exit_status_with_the_event_on_stdin(functions: FunctionHarne
     assert "account 000000000000" in lines
 
 
+def test_a_function_sees_only_its_documented_environment(
+    functions: FunctionHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIASERVERKEY")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "server-secret-value")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "server-session-token")
+    monkeypatch.setenv("SERVER_ONLY_SETTING", "server-only")
+    functions.add("envdump", "note(json.dumps(dict(os.environ)))\n")
+    endpoint = functions.start()
+    upload_source(endpoint)
+    execution_id, status = run(
+        endpoint, "envdump", stage("Invoke", lambda_invoke("Call", "envdump"))
+    )
+    assert status == "Succeeded"
+    (raw,) = functions.read_notes()
+    env = json.loads(raw)
+    for leaked in ("AKIASERVERKEY", "server-secret-value", "server-session-token", "server-only"):
+        assert leaked not in raw
+    assert "SERVER_ONLY_SETTING" not in env
+    # The job's own dummy credentials and this endpoint, so boto3 calls back here.
+    assert env["AWS_ACCESS_KEY_ID"] == env["AWS_SECRET_ACCESS_KEY"] == "pipetop"
+    assert env["AWS_ENDPOINT_URL"] == endpoint.url
+    assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"] == "/dev/null"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == "envdump"
+    assert env["HOME"].startswith(str(endpoint.data_dir / "workspaces"))
+    # Only the documented names (the interpreter may add LC_CTYPE) and the function's own.
+    documented = {
+        "PATH",
+        "HOME",
+        "TMPDIR",
+        "LANG",
+        "LC_CTYPE",
+        "AWS_ENDPOINT_URL",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_TIMEOUT",
+        "NOTES",
+    }
+    assert set(env) <= documented, set(env) - documented
+    assert invoke_run(endpoint, "envdump", execution_id)["status"] == "Succeeded"
+
+
 def test_put_job_success_result_wins_and_sets_output_variables(functions: FunctionHarness) -> None:
     functions.add(
         "reporter",
