@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from tui.local.engine.artifacts import artifact_key, safe_extract
+from tui.local.engine.artifacts import ArtifactError, artifact_key, safe_extract
 from tui.local.engine.logs import LogStore
 from tui.local.engine.objects import ObjectStore
 from tui.local.engine.providers.job import ActionJob, ActionOutcome, ArtifactLocation
@@ -160,7 +160,15 @@ class ActionRunner:
             obj = self.objects.head_object(artifact.bucket, artifact.key)
             source = self.objects.object_path(obj)
             destination = workspace / "inputs" / artifact.name
-            await asyncio.to_thread(safe_extract, source, destination)
+            try:
+                await asyncio.to_thread(safe_extract, source, destination)
+            except ArtifactError as exc:
+                # A hostile or broken artifact is the input's fault, not the engine's.
+                return ActionOutcome(
+                    status="Failed",
+                    summary=f"The input artifact {artifact.name} cannot be unpacked: {exc}",
+                    error_code="JobFailed",
+                )
             input_dirs[artifact.name] = destination
         group = COMMANDS_LOG_GROUP.format(pipeline=run.pipeline_name)
         stream = run.id
