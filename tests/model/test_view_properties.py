@@ -41,7 +41,13 @@ from tests.model.engine_runs import EngineRun, Snapshot
 from tui.model.declaration import parse_pipeline
 from tui.model.events import PipelineEvent, parse_event
 from tui.model.state import ActionExecutionDetail, PipelineExecutionSummary, PipelineState
-from tui.model.view import PipelineView, apply_declaration, apply_event, apply_snapshot
+from tui.model.view import (
+    PipelineView,
+    StageView,
+    apply_declaration,
+    apply_event,
+    apply_snapshot,
+)
 
 MAX_MOVES = 24
 SETTINGS = settings(
@@ -317,3 +323,76 @@ def test_reduced_runs_agree_with_the_engine(engine: Engine, data: st.DataObject)
                 assert (now.execution_id, now.status) == (before.execution_id, before.status), (
                     f"{name} after {event.detail_type} {event.detail}\n{_explain(run)}"
                 )
+
+
+# The case a random run found --------------------------------------------------------------
+def _stage(view: PipelineView, name: str) -> StageView:
+    found = view.stage(name)
+    assert found is not None, name
+    return found
+
+
+def test_a_stop_in_the_second_of_the_snapshot_is_not_applied_again(engine: Engine) -> None:
+    """QUEUED, an ALL_ACTIONS retry, then a stop-and-wait in the same second as the final
+    snapshot (found once by the random runs above). GetPipelineState times no stage change:
+    its latest time is the retried action's start, a second before the stop; the summaries
+    read with it show the stop. The stage's STOPPING, in any subset and order of the events,
+    is not applied again on top of the snapshot that already shows it, and what happens a
+    second later still counts."""
+    declaration = pipeline(
+        f"stop-in-snapshot-second-{next(_names)}",
+        stage("S0", commands("A010", ["true"], run_order=10)),
+        mode="QUEUED",
+    )
+    engine_run = engine.run
+
+    async def until_stopping() -> tuple[str, str]:
+        first = await engine_run.open(declaration)
+        await engine_run.advance(0.25)
+        (source,) = engine_run.waiting_jobs()
+        await engine_run.finish(source, True)
+        (build,) = engine_run.waiting_jobs()
+        await engine_run.finish(build, False)
+        await engine_run.advance(1.0)
+        await engine_run.retry(first, "S0", "ALL_ACTIONS")
+        await engine_run.advance(1.0)
+        second = await engine_run.start()
+        (source,) = [j for j in engine_run.waiting_jobs() if j.execution_id == second]
+        await engine_run.finish(source, True)
+        # A new second in which nothing changes but the stop (GetPipelineState times none).
+        await engine_run.advance(1.3)
+        await engine_run.stop(first, False)
+        return first, second
+
+    async def a_second_later(first: str) -> None:
+        await engine_run.advance(1.0)
+        (build,) = [j for j in engine_run.waiting_jobs() if j.execution_id == first]
+        await engine_run.finish(build, True)
+
+    try:
+        first, second = engine.loop.run_until_complete(until_stopping())
+        run = GeneratedRun(declaration, engine_run.events(), engine_run.snapshot(), None)
+        events = [parse_event(e) for e in run.events]
+        fresh = with_snapshot(run.empty(), run.final)
+        assert shown(fresh) == truth(run.final)
+        s0 = _stage(fresh, "S0")
+        assert (s0.execution_id, s0.status) == (first, "Stopping")
+        assert [w.execution_id for w in s0.inbound] == [second]
+        stopping = [e for e in events if e.detail.state == "STOPPING"]
+        assert len(stopping) == 2
+        assert {e.second for e in stopping} == {int(run.final.taken_at)}
+        for count in range(len(events) + 1):
+            for delivered in (events[:count], events[count:], events[count::-1]):
+                after = with_snapshot(reduce_events(delivered, run.empty()), run.final)
+                assert after == fresh, count
+        assert reduce_events(events, fresh) == fresh
+
+        # A second later the build finishes: the stage stops and the queue moves on.
+        engine.loop.run_until_complete(a_second_later(first))
+        newer = [parse_event(e) for e in engine_run.events()[len(run.events) :]]
+        assert {e.detail.state for e in newer if e.detail.execution_id == first} >= {"STOPPED"}
+        caught_up = reduce_events(newer, fresh)
+        assert shown(caught_up) == truth(engine_run.snapshot())
+        assert _stage(caught_up, "S0").status != "Stopping"
+    finally:
+        engine.loop.run_until_complete(engine_run.retire())

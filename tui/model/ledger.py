@@ -257,8 +257,24 @@ class Ledger:
         observed_at: datetime | None,
     ) -> Ledger | None:
         """The ledger on a new snapshot, or None when the snapshot is older than the current
-        one (rule 8)."""
-        known = [t for t in (epoch(state.latest_timestamp()), epoch(observed_at)) if t is not None]
+        one (rule 8).
+
+        Its time `S` is the latest of the state's own timestamps, `observed_at`, and the
+        latest time the summaries passed with it show: they were read just before the state
+        (`apply_snapshot`'s contract), so every change they show happened before the state was
+        read. GetPipelineState times no stage change (a stop's STOPPING, a retry's RESUMED), so
+        without the summaries `S` could lag such a change the state already shows, and its
+        event, counted again as newer, would change the stage the snapshot shows.
+        """
+        known = [
+            t
+            for t in (
+                epoch(state.latest_timestamp()),
+                epoch(observed_at),
+                _latest_listed(executions or ()),
+            )
+            if t is not None
+        ]
         since = max(known) if known else None
         if self.snapshot_time is not None and since is not None and since < self.snapshot_time:
             return None
@@ -281,21 +297,15 @@ class Ledger:
 
     def _listing(self, executions: Sequence[PipelineExecutionSummary]) -> Ledger:
         table = dict(self.executions)
-        stamps: list[float] = []
+        newer: list[PipelineExecutionSummary] = []
         for summary in executions:
             previous = table.get(summary.pipeline_execution_id)
             if previous is not None and _older(summary, previous):
                 continue
             table[summary.pipeline_execution_id] = summary
-            stamps.extend(
-                t
-                for t in (epoch(summary.start_time), epoch(summary.last_update_time))
-                if t is not None
-            )
-        if self.executions_time is not None:
-            stamps.append(self.executions_time)
-        listed = max(stamps, default=None)
-        return replace(self, executions=table, executions_time=listed)
+            newer.append(summary)
+        stamps = [t for t in (_latest_listed(newer), self.executions_time) if t is not None]
+        return replace(self, executions=table, executions_time=max(stamps, default=None))
 
     def _rebased(self) -> Ledger:
         """New baselines from the snapshot and summaries; events judged again against them."""
@@ -308,6 +318,17 @@ class Ledger:
                 record = record_key(event)
                 records[record] = records.get(record, Lifecycle()).add(_fact(event, key))
         return replace(ledger, events=events, records=records)
+
+
+def _latest_listed(summaries: Sequence[PipelineExecutionSummary]) -> float | None:
+    """The latest `startTime` or `lastUpdateTime` the summaries show."""
+    stamps = [
+        t
+        for summary in summaries
+        for t in (epoch(summary.start_time), epoch(summary.last_update_time))
+        if t is not None
+    ]
+    return max(stamps, default=None)
 
 
 def _older(summary: PipelineExecutionSummary, previous: PipelineExecutionSummary) -> bool:

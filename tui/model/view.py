@@ -31,11 +31,16 @@ its event feed works.
   stage of it Failed, Stopped or Cancelled, or the last stage Succeeded) has that end as its
   baseline, at `S`: its late STARTED never reopens it.
 - *snapshot time* `S`: the latest timestamp in the GetPipelineState answer (created, updated,
-  transitions' `lastChangedAt`, actions' `lastStatusChange`), or `observed_at` when the caller
-  passes a later one. Every change at or before `S` is in the snapshot. `observed_at` must be
-  on the server's clock (event times are) and no later than the moment the state was read:
-  the time the request was sent, or nothing. The summaries have their own time `S_x`, the
-  latest `startTime`/`lastUpdateTime` among them.
+  transitions' `lastChangedAt`, actions' `lastStatusChange`), in the summaries passed with it,
+  or `observed_at`, whichever is latest. Every change at or before `S` is in the snapshot.
+  [I] The summaries count because they are read just before the state: GetPipelineState
+  times no stage change, so after a stop (STOPPING) or a retry its own latest time can lag
+  a change it already shows by seconds, and the events of that change, taken as newer, were
+  counted a second time on top of it (a stop-and-wait in the second of the snapshot changed
+  the stopping stage). `observed_at` must be on the server's clock (event times are) and no
+  later than the moment the state was read: the time the request was sent, or nothing. The
+  summaries have their own time `S_x`, the latest `startTime`/`lastUpdateTime` among all
+  summaries held.
 
 ## Rules (what "older" means)
 
@@ -242,8 +247,9 @@ def apply_snapshot(
 
     Pass the ListPipelineExecutions summaries read just before it (execution statuses, ages,
     triggers, revisions) and, if at hand, ListActionExecutions details of the runs it shows
-    (which execution each action's run belongs to, start times, artifacts). A snapshot older
-    than the one the view has is ignored.
+    (which execution each action's run belongs to, start times, artifacts). Summaries read
+    after the state must not be passed: their latest time is taken as a moment the state
+    already shows (`S`). A snapshot older than the one the view has is ignored.
     """
     _check(view, pipeline_state.pipeline_name, "a snapshot")
     ledger = view.ledger.with_snapshot(pipeline_state, executions, action_executions, observed_at)
