@@ -90,9 +90,13 @@ def invoke_run(
 
 
 def log_lines(endpoint: Endpoint, name: str, action_execution_id: str) -> list[str]:
-    logs = endpoint.backend.logs
-    events = endpoint.call(lambda: logs.read(f"/aws/codepipeline/{name}", action_execution_id))
-    return [e.message for e in events]
+    """The function's output, read through the CloudWatch Logs API as a client would."""
+    events = endpoint.client("logs").get_log_events(
+        logGroupName=f"/aws/codepipeline/{name}",
+        logStreamName=action_execution_id,
+        startFromHead=True,
+    )["events"]
+    return [e["message"] for e in events]
 
 
 def test_success_by_exit_status_with_the_event_on_stdin(functions: FunctionHarness) -> None:
