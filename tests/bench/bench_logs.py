@@ -1,0 +1,475 @@
+"""Log path: an action's printed lines read back through CloudWatch Logs' GetLogEvents.
+
+    .venv/bin/python -m tests.bench.bench_logs [--lines 200000] [--rate 10000] [--poll 0.01]
+
+Our endpoint is `pipetop local serve` (tests/process.py ServerProcess, real clock); the client
+is boto3 in this process. Two pipelines, each one Commands action that waits for a go-file,
+then runs a Python program that prints lines of the form `bench <n> <CLOCK_MONOTONIC ns at
+print> ...` (about 75 bytes each; Linux's CLOCK_MONOTONIC is shared by processes, so the
+reader can subtract):
+
+1. flood: `--lines` lines (200,000) as fast as the program can write them, in chunks of
+   1,000, each chunk flushed;
+2. steady: `--rate` lines a second (10,000) for `--seconds` (5 s), in 100 bursts a second.
+
+A follower (a thread, as a tailing client follows a stream: GetLogEvents with startFromHead
+and the forward token; an answer whose forward token is the one it sent means caught up, then
+it sleeps `--poll` seconds, 10 ms by default, and asks again) has found the action's stream
+(its `logStreamARN` in GetPipelineState) and caught up once before the go-file is made. For
+every bench line it reads, readable - printed is one delay sample: the time the action took
+to hand it over, the engine to store it, the follower's poll and one GetLogEvents round trip.
+The poll interval bounds the delay from below: on average half of it is spent asleep.
+
+Figures:
+- read throughput: after the flood action ended, the whole stream read from its head to
+  caught up (forward tokens, pages of at most 10,000 events / 1 MB), lines a second, median
+  of `--rounds`; beside it moto's server (PutLogEvents of the same 200,000 lines in batches of
+  5,000, then the same reader) and, like for like, the same PutLogEvents stream on ours;
+- live throughput: while following the flood, lines read a second from the first line
+  printed to the last line read (bounded by how fast the action prints, also shown);
+- delay p50/p99 while following the steady action, and while following the flood.
+
+moto's server runs no pipelines (its CodePipeline stores declarations only), so there is no
+print-to-readable peer: the delay has a target, not a ratio. Nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+import argparse
+import shlex
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from tests.bench.harness import (
+    CREDENTIALS,
+    REGION,
+    load,
+    median,
+    moto_server,
+    ms,
+    percentile,
+    ratio,
+    table,
+)
+from tests.endpoint import CLIENT_CONFIG
+from tests.local.pipelines import commands, pipeline, stage, upload_source
+from tests.process import ServerProcess
+from tui.aws.logtail import LogLocation
+
+THROUGHPUT_TARGET = 50_000.0
+DELAY_TARGET = 0.100
+PUT_BATCH = 5_000
+MARK = "bench "
+
+
+def line_text(n: int, printed_ns: int) -> str:
+    """One benchmark line; the program in the action builds the same text."""
+    return f"{MARK}{n} {printed_ns} compiling module {n % 97} of the benchmark build, step ok"
+
+
+def _program(body: str) -> list[str]:
+    return [f"python3 -c {shlex.quote(body)}"]
+
+
+def flood_program(lines: int) -> str:
+    """Prints `lines` lines as fast as it can, 1,000 to a flushed write."""
+    return (
+        "import sys, time\n"
+        "clock, write = time.monotonic_ns, sys.stdout.write\n"
+        f"total = {lines}\n"
+        "for start in range(0, total, 1000):\n"
+        "    write(''.join(f'bench {n} {clock()} compiling module {n % 97} of the benchmark "
+        "build, step ok\\n' for n in range(start, min(total, start + 1000))))\n"
+        "    sys.stdout.flush()\n"
+    )
+
+
+def steady_program(rate: int, seconds: float) -> str:
+    """Prints `rate` lines a second for `seconds`, in 100 flushed bursts a second."""
+    return (
+        "import sys, time\n"
+        "clock, write = time.monotonic_ns, sys.stdout.write\n"
+        f"burst, ticks = {max(1, rate // 100)}, {round(seconds * 100)}\n"
+        "start = time.monotonic()\n"
+        "for tick in range(ticks):\n"
+        "    write(''.join(f'bench {n} {clock()} compiling module {n % 97} of the benchmark "
+        "build, step ok\\n' for n in range(tick * burst, (tick + 1) * burst)))\n"
+        "    sys.stdout.flush()\n"
+        "    delay = start + (tick + 1) / 100 - time.monotonic()\n"
+        "    if delay > 0:\n"
+        "        time.sleep(delay)\n"
+    )
+
+
+def gated(go_file: Path, program: str) -> list[str]:
+    """The action's commands: wait for `go_file`, then run `program`."""
+    wait = f"while [ ! -e {shlex.quote(str(go_file))} ]; do sleep 0.05; done"
+    return [wait, *_program(program)]
+
+
+def logs_client(url: str) -> Any:
+    return boto3.client(
+        "logs",
+        endpoint_url=url,
+        region_name=REGION,
+        config=CLIENT_CONFIG,
+        aws_access_key_id=CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=CREDENTIALS["aws_secret_access_key"],
+    )
+
+
+# Reading ------------------------------------------------------------------------------------
+
+
+def read_whole(client: Any, group: str, stream: str) -> tuple[int, float, float]:
+    """Every event of the stream from its head to caught up; (events, seconds, the seconds
+    of CPU this process spent meanwhile: the client's own share)."""
+    started, cpu = time.perf_counter(), time.process_time()
+    count = 0
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"logGroupName": group, "logStreamName": stream}
+        if token is not None:
+            kwargs["nextToken"] = token
+        page = client.get_log_events(startFromHead=True, **kwargs)
+        count += len(page["events"])
+        if page["nextForwardToken"] == token:
+            return count, time.perf_counter() - started, time.process_time() - cpu
+        token = page["nextForwardToken"]
+
+
+@dataclass
+class Follower:
+    """Follows one stream on a thread until `expected` bench lines have been read."""
+
+    client: Any
+    location: LogLocation
+    expected: int
+    poll: float
+    caught_up_once: threading.Event = field(default_factory=threading.Event)
+    delays: list[float] = field(default_factory=list)
+    first_printed: float | None = None
+    last_printed: float | None = None
+    last_read: float | None = None
+    requests: int = 0
+    error: BaseException | None = None
+
+    def __post_init__(self) -> None:
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> Follower:
+        self.thread.start()
+        return self
+
+    def _run(self) -> None:
+        try:
+            self._follow()
+        except BaseException as error:  # reported by `join`
+            self.error = error
+            self.caught_up_once.set()
+
+    def _follow(self) -> None:
+        token: str | None = None
+        read = 0
+        deadline = time.monotonic() + 600
+        while read < self.expected:
+            kwargs: dict[str, Any] = {
+                "logGroupName": self.location.group,
+                "logStreamName": self.location.stream,
+            }
+            if token is not None:
+                kwargs["nextToken"] = token
+            page = self.client.get_log_events(startFromHead=True, **kwargs)
+            now = time.monotonic_ns()
+            self.requests += 1
+            for event in page["events"]:
+                message: str = event["message"]
+                if not message.startswith(MARK):
+                    continue
+                printed = int(message.split(" ", 3)[2])
+                if self.first_printed is None:
+                    self.first_printed = printed / 1e9
+                self.last_printed = printed / 1e9
+                self.delays.append((now - printed) / 1e9)
+                read += 1
+            self.last_read = now / 1e9
+            if page["nextForwardToken"] == token:
+                self.caught_up_once.set()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"only {read} of {self.expected} lines in 10 minutes")
+                if self.poll > 0:
+                    time.sleep(self.poll)
+            token = page["nextForwardToken"]
+
+    def join(self) -> None:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    @property
+    def live_throughput(self) -> float:
+        assert self.first_printed is not None
+        assert self.last_read is not None
+        return len(self.delays) / (self.last_read - self.first_printed)
+
+
+# Our endpoint -------------------------------------------------------------------------------
+
+
+def action_log(server: ServerProcess, name: str, timeout: float = 60.0) -> LogLocation:
+    """Where the running Print action of pipeline `name` logs (from GetPipelineState)."""
+    client = server.client("codepipeline")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for stage_state in client.get_pipeline_state(name=name)["stageStates"]:
+            for action in stage_state.get("actionStates", []):
+                arn = (action.get("latestExecution") or {}).get("logStreamARN")
+                if action["actionName"] == "Print" and arn:
+                    location = LogLocation.from_arn(arn)
+                    assert location is not None, arn
+                    return location
+        time.sleep(0.02)
+    raise RuntimeError(f"{name}'s Print action never reported its log stream")
+
+
+def wait_succeeded(server: ServerProcess, name: str, timeout: float = 300.0) -> None:
+    client = server.client("codepipeline")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        summaries = client.list_pipeline_executions(pipelineName=name, maxResults=1)
+        status = summaries["pipelineExecutionSummaries"][0]["status"]
+        if status == "Succeeded":
+            return
+        if status in ("Failed", "Stopped", "Cancelled"):
+            raise RuntimeError(f"{name} ended {status}")
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not end in {timeout:g} s")
+
+
+@dataclass
+class Followed:
+    label: str
+    follower: Follower
+    printing: float
+    """Seconds from the first line printed to the last (from the lines' own times)."""
+
+
+def follow_action(
+    server: ServerProcess, name: str, go_file: Path, expected: int, poll: float
+) -> Followed:
+    location = action_log(server, name)
+    follower = Follower(logs_client(server.url), location, expected, poll).start()
+    if not follower.caught_up_once.wait(60):
+        raise RuntimeError("the follower never caught up with the waiting action")
+    go_file.touch()
+    follower.join()
+    wait_succeeded(server, name)
+    assert follower.first_printed is not None
+    assert follower.last_printed is not None
+    return Followed(name, follower, follower.last_printed - follower.first_printed)
+
+
+def put_stream(client: Any, group: str, stream: str, lines: int) -> float:
+    """PutLogEvents of `lines` bench lines in batches; the seconds it took."""
+    client.create_log_group(logGroupName=group)
+    client.create_log_stream(logGroupName=group, logStreamName=stream)
+    started = time.perf_counter()
+    for start in range(0, lines, PUT_BATCH):
+        stamp_ms = int(time.time() * 1000)
+        events = [
+            {"timestamp": stamp_ms, "message": line_text(n, time.monotonic_ns())}
+            for n in range(start, min(lines, start + PUT_BATCH))
+        ]
+        client.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+    return time.perf_counter() - started
+
+
+@dataclass
+class Reads:
+    """Whole reads of one stream, one per round."""
+
+    client: Any
+    group: str
+    stream: str
+    events: int = 0
+    rates: list[float] = field(default_factory=list)
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def read(self) -> None:
+        self.events, seconds, cpu = read_whole(self.client, self.group, self.stream)
+        self.rates.append(self.events / seconds)
+        self.wall += seconds
+        self.cpu += cpu
+
+    @property
+    def rate(self) -> float:
+        """Lines a second, the median over the rounds."""
+        return median(self.rates)
+
+    @property
+    def client_share(self) -> float:
+        """The client's CPU over the wall time of the reads."""
+        return self.cpu / self.wall
+
+
+def read_rounds(streams: list[Reads], rounds: int) -> None:
+    """`rounds` whole reads of each stream, the order rotating each round (so no stream is
+    always read first, after the server's busiest moment)."""
+    for index in range(rounds):
+        for reads in streams[index % len(streams) :] + streams[: index % len(streams)]:
+            reads.read()
+
+
+# The run ------------------------------------------------------------------------------------
+
+
+def rate(value: float) -> str:
+    return f"{value:,.0f} lines/s"
+
+
+def delay_row(label: str, delays: list[float]) -> list[str]:
+    p50, p99 = percentile(delays, 50), percentile(delays, 99)
+    return [
+        label,
+        f"{ms(p50)} / {ms(p99)}",
+        "moto runs no actions",
+        "",
+        f"p50 <= {DELAY_TARGET * 1000:.0f} ms",
+        "yes" if p50 <= DELAY_TARGET else "no",
+    ]
+
+
+def run(args: argparse.Namespace) -> None:
+    print(f"log path benchmark; {load()}", file=sys.stderr, flush=True)
+    work = Path(tempfile.mkdtemp(prefix="pipetop-bench-logs-"))
+    try:
+        with ServerProcess(work / "data") as server, moto_server() as moto_url:
+            upload_source(server)  # type: ignore[arg-type]
+            codepipeline = server.client("codepipeline")
+            codepipeline.create_pipeline(
+                pipeline=pipeline(
+                    "flood",
+                    stage(
+                        "Build",
+                        commands("Print", gated(work / "go-flood", flood_program(args.lines))),
+                    ),
+                )
+            )
+            codepipeline.create_pipeline(
+                pipeline=pipeline(
+                    "steady",
+                    stage(
+                        "Build",
+                        commands(
+                            "Print",
+                            gated(work / "go-steady", steady_program(args.rate, args.seconds)),
+                        ),
+                    ),
+                )
+            )
+            print(f"  flood: {args.lines:,} lines…", file=sys.stderr, flush=True)
+            flood = follow_action(server, "flood", work / "go-flood", args.lines, args.poll)
+            steady_lines = max(1, args.rate // 100) * round(args.seconds * 100)
+            print(
+                f"  steady: {args.rate:,} lines/s for {args.seconds:g} s…",
+                file=sys.stderr,
+                flush=True,
+            )
+            steady = follow_action(server, "steady", work / "go-steady", steady_lines, args.poll)
+
+            ours_client, moto_client = logs_client(server.url), logs_client(moto_url)
+            print("  PutLogEvents on ours and on moto…", file=sys.stderr, flush=True)
+            ours_put_seconds = put_stream(ours_client, "/bench/logs", "put", args.lines)
+            moto_put_seconds = put_stream(moto_client, "/bench/logs", "put", args.lines)
+            print("  reading the streams whole…", file=sys.stderr, flush=True)
+            location = flood.follower.location
+            ours = Reads(ours_client, location.group, location.stream)
+            ours_put = Reads(ours_client, "/bench/logs", "put")
+            moto = Reads(moto_client, "/bench/logs", "put")
+            read_rounds([ours, ours_put, moto], args.rounds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    throughput_met = "yes" if ours.rate >= THROUGHPUT_TARGET else "no"
+    rows = [
+        [
+            f"GetLogEvents, the flood action's stream ({ours.events:,} events), read from head",
+            rate(ours.rate),
+            f"moto, {moto.events:,} PutLogEvents'd events: {rate(moto.rate)}",
+            ratio(ours.rate, moto.rate),
+            f">= {THROUGHPUT_TARGET:,.0f} lines/s",
+            throughput_met,
+        ],
+        [
+            "GetLogEvents, the same lines PutLogEvents'd (like for like)",
+            rate(ours_put.rate),
+            rate(moto.rate),
+            ratio(ours_put.rate, moto.rate),
+            "",
+            "",
+        ],
+        [
+            f"PutLogEvents, {args.lines:,} lines in batches of {PUT_BATCH:,}",
+            rate(args.lines / ours_put_seconds),
+            rate(args.lines / moto_put_seconds),
+            ratio(args.lines / ours_put_seconds, args.lines / moto_put_seconds),
+            "",
+            "",
+        ],
+        [
+            "following the flood live: first line printed to last line read",
+            rate(flood.follower.live_throughput),
+            f"the action printed {rate(args.lines / flood.printing)}",
+            "",
+            "",
+            "",
+        ],
+        delay_row(
+            f"printed to readable, steady {args.rate:,} lines/s, poll {args.poll * 1000:g} ms, "
+            f"p50 / p99 of {len(steady.follower.delays):,}",
+            steady.follower.delays,
+        ),
+        delay_row(
+            f"printed to readable while following the flood, p50 / p99 of "
+            f"{len(flood.follower.delays):,}",
+            flood.follower.delays,
+        ),
+    ]
+    print()
+    print(table(["what", "ours", "peer", "ratio", "target", "met?"], rows))
+    print()
+    print(
+        f"follower requests: flood {flood.follower.requests}, steady {steady.follower.requests}; "
+        f"read throughput median of {args.rounds}; the client's own CPU while reading: "
+        f"{ours.client_share:.0%} of the time (ours, action's stream), {ours_put.client_share:.0%} "
+        f"(ours, PutLogEvents'd), {moto.client_share:.0%} (moto)"
+    )
+    print(load())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=200_000, help="lines the flood prints")
+    parser.add_argument("--rate", type=int, default=10_000, help="steady lines a second")
+    parser.add_argument("--seconds", type=float, default=5.0, help="steady printing time")
+    parser.add_argument("--poll", type=float, default=0.01, help="follower's poll interval, s")
+    parser.add_argument("--rounds", type=int, default=3, help="whole-stream reads, median")
+    run(parser.parse_args(argv))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
