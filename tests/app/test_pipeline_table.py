@@ -5,6 +5,7 @@ own renderer, or DataTable's), for cells of every kind the screens use and the u
 from __future__ import annotations
 
 from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.coordinate import Coordinate
@@ -33,6 +34,13 @@ def cells() -> list[Text]:
         Text("tab\there", style="italic"),
         Text("wraps when it is allowed to, over several lines", no_wrap=False),
         Text("two\nlines"),
+        Text("2m 5s"),
+        Text("—", style="dim"),
+        Text("12s ago", style=Style(color="red", bold=True)),
+        Text("exactly"),
+        Text("", style="bold"),
+        Text("eight ch", style="italic"),
+        Text("a pipeline name", no_wrap=True, style="bold"),
     ]
 
 
@@ -80,7 +88,7 @@ async def test_cells_are_drawn_as_datatable_draws_them() -> None:
                         theirs = rendered(table, row, column, base=True, cursor=cursor)
                         assert plain(ours) == plain(theirs), (order[row], column, cursor)
         # The one-line cells took the table's own renderer (the others DataTable's).
-        assert len(table._contents) == 10
+        assert len(table._contents) == 16
 
 
 async def test_a_changed_cell_is_drawn_anew() -> None:

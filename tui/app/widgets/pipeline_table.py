@@ -45,8 +45,10 @@ each cell through rich costs 0.1 to 0.4 ms, and a 120x36 terminal shows 200):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import DEFAULT_JUSTIFY, DEFAULT_OVERFLOW, Text
@@ -64,6 +66,18 @@ RENDERED_CELLS = 20_000
 """Cells, contents and lines kept across `show` (each; about a hundred screens of cells)."""
 
 SegmentLines = list[list[Segment]]
+
+
+@lru_cache(maxsize=RENDERED_CELLS)
+def _position_meta(row: int, column: int) -> Style:
+    """The mouse meta DataTable puts on a cell; building it serializes the dict, and an
+    idle repaint asked for it once per changed cell every second."""
+    return Style.from_meta({"row": row, "column": column})
+
+
+@lru_cache(maxsize=RENDERED_CELLS)
+def _out_of_bounds_meta(row: int) -> Style:
+    return Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
 
 
 class PipelineTable(DataTable[Text]):
@@ -318,7 +332,7 @@ class PipelineTable(DataTable[Text]):
             False,
         )
         extend_style = base_style + extend_style
-        extend_style += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        extend_style += _out_of_bounds_meta(row_index)
         row.append([Segment(" " * remaining, extend_style)])
         return [], row
 
@@ -373,11 +387,7 @@ class PipelineTable(DataTable[Text]):
             self.cursor_background_priority == "css",
         )
         # What DataTable gives the same cell: Styled(Padding(cell), pre_style, post_style).
-        pre_style = (
-            base_style
-            + Style.from_meta({"row": row_index, "column": column_index})
-            + component_style
-        )
+        pre_style = base_style + _position_meta(row_index, column_index) + component_style
         lines = [list(Segment.apply_style(content, pre_style, post_style))]
         if len(self._rendered) >= RENDERED_CELLS:
             self._rendered.clear()
@@ -401,25 +411,55 @@ class PipelineTable(DataTable[Text]):
         console = self.app.console
         options = self.app.console_options
         justify = cell.justify or options.justify or DEFAULT_JUSTIFY
-        overflow = cell.overflow or options.overflow or DEFAULT_OVERFLOW
-        tab_size = console.tab_size if cell.tab_size is None else cell.tab_size
-        wrapped = cell.wrap(
-            console, inner, justify=justify, overflow=overflow, tab_size=tab_size or 8, no_wrap=True
-        )
-        segments = Text("\n").join(wrapped).render(console, end=cell.end)
         blank = Style.null()
-        first = next(
-            iter(
-                Segment.split_and_crop_lines(
-                    segments, inner, style=blank, pad=True, include_new_lines=False
-                )
-            ),
-            None,
-        )
-        line = first if first is not None else [Segment(" " * inner, blank)]
+        line = self._plain_content(cell, inner, justify, blank)
+        if line is None:
+            overflow = cell.overflow or options.overflow or DEFAULT_OVERFLOW
+            tab_size = console.tab_size if cell.tab_size is None else cell.tab_size
+            wrapped = cell.wrap(
+                console,
+                inner,
+                justify=justify,
+                overflow=overflow,
+                tab_size=tab_size or 8,
+                no_wrap=True,
+            )
+            segments = Text("\n").join(wrapped).render(console, end=cell.end)
+            first = next(
+                iter(
+                    Segment.split_and_crop_lines(
+                        segments, inner, style=blank, pad=True, include_new_lines=False
+                    )
+                ),
+                None,
+            )
+            line = first if first is not None else [Segment(" " * inner, blank)]
         if padding:
             line = [Segment(" " * padding, blank), *line, Segment(" " * padding, blank)]
         if len(self._contents) >= RENDERED_CELLS:
             self._contents.clear()
         self._contents[key] = (cell, line)
+        return line
+
+    def _plain_content(
+        self, cell: Text, inner: int, justify: str, blank: Style
+    ) -> list[Segment] | None:
+        """The same line for the commonest cell, one style and no spans that fits (ages,
+        durations, names), without rich's wrap, join and crop: the duration column changes
+        every second on every running row, and those steps were most of an idle repaint.
+        None when the cell is not that simple."""
+        if cell.spans or justify != "default" or "\t" in cell.plain:
+            return None
+        plain = cell.plain
+        width = cell_len(plain)
+        if width > inner:
+            return None
+        line: list[Segment] = []
+        if plain:
+            style = self.app.console.get_style(cell.style) if cell.style else None
+            line.append(Segment(plain, style))
+        else:
+            line.append(Segment(""))  # what rich's steps leave for an empty cell
+        if width < inner:
+            line.append(Segment(" " * (inner - width), blank))
         return line
