@@ -752,15 +752,29 @@ async def _filter(count: int) -> list[list[str]]:
     from textual import events
     from textual.app import App
 
+    from tui.app.collector import IdleCollector
     from tui.app.screens.pipelines import PipelinesScreen
 
     workspace = synthetic_workspace(count)
     fixed = datetime(2026, 1, 1, 9, 5, tzinfo=UTC)
     screen = PipelinesScreen(clock=lambda: fixed)
+    collector = IdleCollector()
 
     class Holder(App[None]):
+        """The screen in an app that treats the collector as PipetopApp does."""
+
         def on_mount(self) -> None:
+            collector.install()
+            self.set_interval(1.0, collector.tick)
             self.push_screen(screen)
+
+        async def on_event(self, event: events.Event) -> None:
+            if isinstance(event, events.InputEvent) and not event.is_forwarded:
+                collector.input_seen()
+            await super().on_event(event)
+
+        def on_unmount(self) -> None:
+            collector.uninstall()
 
     app = Holder()
     timings: list[float] = []
@@ -783,6 +797,7 @@ async def _filter(count: int) -> list[list[str]]:
     screen._set_filter = traced  # type: ignore[method-assign]
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
+        collector.freeze_startup()  # as the app does once the list is in, before the rows
         screen.workspace_changed(workspace, list(workspace.pipelines))
         await pilot.pause()
         await pilot.press("slash")

@@ -62,7 +62,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import importlib
 import os
 from collections.abc import Callable, Iterable, Sequence
@@ -70,12 +69,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
+from tui.app.collector import IdleCollector
 from tui.app.commands import ContextCommands, PipelineCommands
 from tui.app.contexts import WatchContext
 from tui.app.messages import (
@@ -168,11 +168,12 @@ class PipetopApp(App[None]):
         self.watch_status: WatchStatus = watcher.status
         self._notified: set[tuple[str, str, str | None, str | None]] = set()
         self.watched = WatchedContexts(contexts)
+        """The contexts watched at once (empty or one: the single-context app)."""
         self._watching_ended = asyncio.Event()
         """Set when `keep_watching` has returned (its watchers closed their feeds)."""
         self._watching = False
-        self._startup_frozen = False
-        """The contexts watched at once (empty or one: the single-context app)."""
+        self.collector = IdleCollector()
+        """Full garbage collections at quiet moments (`tui.app.collector`)."""
         self._notified_in: dict[str, set[tuple[str, str, str | None, str | None]]] = {}
         if self.watched.several:
             for label, each in self.watched.watchers.items():
@@ -195,6 +196,8 @@ class PipetopApp(App[None]):
     # Start -------------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.collector.install()
+        self.set_interval(1.0, self.collector.tick)
         if not self.settings.animations:
             self.animation_level = "none"
         # A production profile: the status bar takes its own colour (pipetop.tcss).
@@ -232,12 +235,18 @@ class PipetopApp(App[None]):
         finally:
             self._watching_ended.set()
 
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent) and not event.is_forwarded:
+            self.collector.input_seen()
+        await super().on_event(event)
+
     async def on_unmount(self) -> None:
         """Give the watchers up to `QUIT_GRACE_SECONDS` to finish closing before the app
         returns: Textual cancels the watch worker without waiting for it, and once `run()`
         returns `asyncio.run` cancels it again, which would cut off the feed's hand-back
         (applied messages deleted, unapplied ones made visible again) and leave messages in
         flight to come back as stale redeliveries on the next start."""
+        self.collector.uninstall()
         if self._watching:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._watching_ended.wait(), QUIT_GRACE_SECONDS)
@@ -254,13 +263,9 @@ class PipetopApp(App[None]):
 
     def _status_changed(self, status: WatchStatus) -> None:
         self.watch_status = status
-        if status.pipelines_listed and not self._startup_frozen:
-            self._startup_frozen = True
-            # [I] What exists once the first list is in (Textual, pydantic, the model, the
-            # first clients: about 180,000 objects) lives as long as the app: moving it out of
-            # the collector's reach keeps each full collection short (about 290 ms -> 60 to
-            # 160 ms while following a fast log), which the event-to-screen p95 depends on.
-            gc.freeze()
+        if status.pipelines_listed:
+            # What exists once the first list is in lives as long as the app (`collector`).
+            self.collector.freeze_startup()
         for screen in self.screen_stack:
             for bar in screen.query(StatusBar):
                 bar.status = status
@@ -309,6 +314,8 @@ class PipetopApp(App[None]):
                 changed(workspace, names)
 
     def _context_status(self, label: str, status: WatchStatus) -> None:
+        if status.pipelines_listed:
+            self.collector.freeze_startup()
         moved = self.watched.place_changed(label, status)
         if label == self.watched.focused:
             self.watch_status = status
