@@ -233,3 +233,22 @@ async def test_an_empty_account_says_so(endpoint: Endpoint) -> None:
         assert "Loading pipelines" in summary(app)
         await wait_until(pilot, lambda: "0 pipelines" in summary(app), what="the empty list")
         assert table(app).row_count == 0
+
+
+async def test_scrolling_tells_the_watcher_which_rows_are_on_screen(endpoint: Endpoint) -> None:
+    client = endpoint.client("codepipeline")
+    names = [f"service-{index:02d}" for index in range(60)]
+    for name in names:
+        client.create_pipeline(pipeline=pipeline(name, stage("Approve", approval("Release"))))
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: table(app).row_count == 60, what="60 rows")
+        scheduler = app.watcher.scheduler
+        await wait_until(pilot, lambda: scheduler.on_screen[:1] == ("service-00",), what="top")
+        assert "service-59" not in scheduler.on_screen
+        await pilot.press("ctrl+end")
+        await wait_until(pilot, lambda: "service-59" in scheduler.on_screen, what="the bottom rows")
+        assert "service-00" not in scheduler.on_screen
+        shown = scheduler.on_screen
+        assert len(shown) <= SIZE[1]
+        assert shown == tuple(names[-len(shown) :])

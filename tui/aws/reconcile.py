@@ -201,6 +201,11 @@ class ReconcileScheduler(Generic[S]):
         self._on_screen = {name: index for index, name in enumerate(dict.fromkeys(names))}
         self._wake.set()
 
+    @property
+    def on_screen(self) -> tuple[str, ...]:
+        """The pipelines last said to be on screen, top first."""
+        return tuple(self._on_screen)
+
     def _rank(self, due: _Due) -> tuple[int, int, int, float]:
         """The order fetches start in: reason, on screen first, the list's order, due time."""
         screen = self._on_screen.get(due.name)

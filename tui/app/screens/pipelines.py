@@ -188,9 +188,14 @@ class PipelinesScreen(Screen[None]):
         self._palette = Palette.of(self.app.theme_variables)
         self.app.theme_changed_signal.subscribe(self, self._theme_changed)
         self.set_interval(1.0, self._tick)
+        # Scrolling brings other rows on screen: they are read first from then on.
+        self.watch(self.table, "scroll_y", self._scrolled, init=False)
         self._fit_columns()
         self._show_summary()
         self.table.focus()
+
+    def _scrolled(self, _scroll_y: float) -> None:
+        self._tell_rows_on_screen()
 
     def _theme_changed(self, _theme: Any) -> None:
         self._palette = Palette.of(self.app.theme_variables)
@@ -198,6 +203,7 @@ class PipelinesScreen(Screen[None]):
 
     def on_resize(self, _event: Resize) -> None:
         self._fit_columns()
+        self._tell_rows_on_screen()
 
     # Data from the app --------------------------------------------------------------------------
 
