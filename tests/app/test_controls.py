@@ -321,6 +321,42 @@ async def test_the_approvals_view_lists_every_pipeline_and_answers(endpoint: End
     )
 
 
+async def test_the_approvals_view_finds_a_parallel_approval_never_opened(
+    endpoint: Endpoint,
+) -> None:
+    upload_source(endpoint)
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline("para", stage("Approve", approval("Gate")), mode="PARALLEL")
+    )
+    execution = latest_execution_id(client, "para")
+    gated(endpoint, "alpha")
+    await in_thread(
+        lambda: wait_for(
+            lambda: (
+                action_state(client, "para", "Approve", "Gate")
+                .get("latestExecution", {})
+                .get("status")
+                == "InProgress"
+            )
+        )
+    )
+    # No token in the state and no event to name the action's category: only the
+    # declaration says it is an approval.
+    assert "token" not in action_state(client, "para", "Approve", "Gate")["latestExecution"]
+    from tui.app.screens.approvals import ApprovalsScreen
+
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.workspace.awaiting_approval == 2)
+        await pilot.press("A")
+        view = await dialog(pilot, app, ApprovalsScreen)
+        await until(pilot, lambda: sorted(a.pipeline for a in view.approvals) == ["alpha", "para"])
+        parallel = next(a for a in view.approvals if a.pipeline == "para")
+        assert parallel.execution_id == execution
+        assert app.screen is view  # the pipeline was never opened
+
+
 # Retry -----------------------------------------------------------------------------------------
 
 

@@ -409,13 +409,37 @@ class Watcher:
         )
         declaration = None
         details: tuple[ActionExecutionDetail, ...] | None = None
+        known = self._declarations.get(name)
+        stale = known is not None and (state.pipeline_version or 0) > known.version
+        if (known is None or stale) and (
+            name == self._visible or self._approval_unrecognized(name, state)
+        ):
+            declaration = await self._read_declaration(name)
         if name == self._visible:
-            known = self._declarations.get(name)
-            stale = known is not None and (state.pipeline_version or 0) > known.version
-            if known is None or stale:
-                declaration = await self._read_declaration(name)
             details = await self._shown_runs(name, state, executions)
         return Snapshot(state, executions, declaration, details)
+
+    def _approval_unrecognized(self, name: str, state: PipelineState) -> bool:
+        """Whether a running action of a PARALLEL pipeline may be an approval nobody can
+        see: that mode's state carries no approval token, and without the declaration (or
+        an event, which names the category) an approval looks like any running action, so
+        the approvals view and the count would miss it. [I] The declaration is then read
+        once per pipeline version (not for other modes: their approvals carry a token)."""
+        view = self.workspace.pipeline(name)
+        if view is None or view.execution_mode != "PARALLEL":
+            return False
+        kinds = {
+            (stage.name, action.name): action.category
+            for stage in view.stages
+            for action in stage.actions
+        }
+        return any(
+            action.latest_execution is not None
+            and action.latest_execution.status == "InProgress"
+            and kinds.get((stage.stage_name, action.action_name)) is None
+            for stage in state.stage_states
+            for action in stage.action_states
+        )
 
     async def _shown_runs(
         self,
