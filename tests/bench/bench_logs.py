@@ -1,16 +1,17 @@
 """Log path: an action's printed lines read back through CloudWatch Logs' GetLogEvents.
 
-    .venv/bin/python -m tests.bench.bench_logs [--lines 200000] [--rate 10000] [--poll 0.01]
+    .venv/bin/python -m tests.bench.bench_logs [--lines 200000] [--rate 10000 30000] [--poll 0.01]
 
 Our endpoint is `pipetop local serve` (tests/process.py ServerProcess, real clock); the client
-is boto3 in this process. Two pipelines, each one Commands action that waits for a go-file,
+is boto3 in this process. Pipelines of one Commands action each, which waits for a go-file,
 then runs a Python program that prints lines of the form `bench <n> <CLOCK_MONOTONIC ns at
 print> ...` (about 75 bytes each; Linux's CLOCK_MONOTONIC is shared by processes, so the
 reader can subtract):
 
 1. flood: `--lines` lines (200,000) as fast as the program can write them, in chunks of
    1,000, each chunk flushed;
-2. steady: `--rate` lines a second (10,000) for `--seconds` (5 s), in 100 bursts a second.
+2. steady: `--rate` lines a second (10,000, then 30,000) for `--seconds` (5 s) each, in 100
+   bursts a second.
 
 A follower (a thread, as a tailing client follows a stream: GetLogEvents with startFromHead
 and the forward token; an answer whose forward token is the one it sent means caught up, then
@@ -27,7 +28,11 @@ Figures:
   5,000, then the same reader) and, like for like, the same PutLogEvents stream on ours;
 - live throughput: while following the flood, lines read a second from the first line
   printed to the last line read (bounded by how fast the action prints, also shown);
-- delay p50/p99 while following the steady action, and while following the flood.
+- delay p50/p99 while following each steady action, and while following the flood (there
+  the follower is behind all along and reads full pages: the delay is the backlog a page's
+  round trip leaves, a bound of throughput, not a wait in the endpoint);
+- below the table: the endpoint's and the follower's CPU while following (from /proc), to
+  tell a saturated endpoint from a busy machine.
 
 moto's server runs no pipelines (its CodePipeline stores declarations only), so there is no
 print-to-readable peer: the delay has a target, not a ratio. Nothing is asserted.
@@ -42,6 +47,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import argparse
+import os
 import shlex
 import shutil
 import tempfile
@@ -264,6 +270,10 @@ class Followed:
     follower: Follower
     printing: float
     """Seconds from the first line printed to the last (from the lines' own times)."""
+    server_cpu: float
+    """The endpoint process's CPU over the wall time of the follow (1.0 = one core)."""
+    client_cpu: float
+    """This process's CPU (the follower, mostly) over the same time."""
 
 
 def follow_action(
@@ -273,12 +283,28 @@ def follow_action(
     follower = Follower(logs_client(server.url), location, expected, poll).start()
     if not follower.caught_up_once.wait(60):
         raise RuntimeError("the follower never caught up with the waiting action")
+    assert server.process is not None
+    started, cpu, server_cpu = (
+        time.monotonic(),
+        time.process_time(),
+        cpu_seconds(server.process.pid),
+    )
     go_file.touch()
     follower.join()
+    wall = time.monotonic() - started
+    server_share = (cpu_seconds(server.process.pid) - server_cpu) / wall
+    client_share = (time.process_time() - cpu) / wall
     wait_succeeded(server, name)
     assert follower.first_printed is not None
     assert follower.last_printed is not None
-    return Followed(name, follower, follower.last_printed - follower.first_printed)
+    printing = follower.last_printed - follower.first_printed
+    return Followed(name, follower, printing, server_share, client_share)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def put_stream(client: Any, group: str, stream: str, lines: int) -> float:
@@ -352,43 +378,31 @@ def delay_row(label: str, delays: list[float]) -> list[str]:
     ]
 
 
+def create_printer(server: ServerProcess, name: str, go_file: Path, program: str) -> None:
+    server.client("codepipeline").create_pipeline(
+        pipeline=pipeline(name, stage("Build", commands("Print", gated(go_file, program))))
+    )
+
+
 def run(args: argparse.Namespace) -> None:
     print(f"log path benchmark; {load()}", file=sys.stderr, flush=True)
     work = Path(tempfile.mkdtemp(prefix="pipetop-bench-logs-"))
+    steady: dict[int, Followed] = {}
     try:
         with ServerProcess(work / "data") as server, moto_server() as moto_url:
             upload_source(server)  # type: ignore[arg-type]
-            codepipeline = server.client("codepipeline")
-            codepipeline.create_pipeline(
-                pipeline=pipeline(
-                    "flood",
-                    stage(
-                        "Build",
-                        commands("Print", gated(work / "go-flood", flood_program(args.lines))),
-                    ),
-                )
-            )
-            codepipeline.create_pipeline(
-                pipeline=pipeline(
-                    "steady",
-                    stage(
-                        "Build",
-                        commands(
-                            "Print",
-                            gated(work / "go-steady", steady_program(args.rate, args.seconds)),
-                        ),
-                    ),
-                )
-            )
+            create_printer(server, "flood", work / "go-flood", flood_program(args.lines))
+            for each in args.rate:
+                program = steady_program(each, args.seconds)
+                create_printer(server, f"steady-{each}", work / f"go-{each}", program)
             print(f"  flood: {args.lines:,} lines…", file=sys.stderr, flush=True)
             flood = follow_action(server, "flood", work / "go-flood", args.lines, args.poll)
-            steady_lines = max(1, args.rate // 100) * round(args.seconds * 100)
-            print(
-                f"  steady: {args.rate:,} lines/s for {args.seconds:g} s…",
-                file=sys.stderr,
-                flush=True,
-            )
-            steady = follow_action(server, "steady", work / "go-steady", steady_lines, args.poll)
+            for each in args.rate:
+                print(f"  steady: {each:,} lines/s for {args.seconds:g} s…", file=sys.stderr)
+                lines = max(1, each // 100) * round(args.seconds * 100)
+                steady[each] = follow_action(
+                    server, f"steady-{each}", work / f"go-{each}", lines, args.poll
+                )
 
             ours_client, moto_client = logs_client(server.url), logs_client(moto_url)
             print("  PutLogEvents on ours and on moto…", file=sys.stderr, flush=True)
@@ -437,10 +451,13 @@ def run(args: argparse.Namespace) -> None:
             "",
             "",
         ],
-        delay_row(
-            f"printed to readable, steady {args.rate:,} lines/s, poll {args.poll * 1000:g} ms, "
-            f"p50 / p99 of {len(steady.follower.delays):,}",
-            steady.follower.delays,
+        *(
+            delay_row(
+                f"printed to readable, steady {each:,} lines/s, poll {args.poll * 1000:g} ms, "
+                f"p50 / p99 of {len(followed.follower.delays):,}",
+                followed.follower.delays,
+            )
+            for each, followed in steady.items()
         ),
         delay_row(
             f"printed to readable while following the flood, p50 / p99 of "
@@ -451,9 +468,14 @@ def run(args: argparse.Namespace) -> None:
     print()
     print(table(["what", "ours", "peer", "ratio", "target", "met?"], rows))
     print()
+    for followed in (flood, *steady.values()):
+        print(
+            f"{followed.label}: {followed.follower.requests} GetLogEvents while following; "
+            f"the endpoint's CPU {followed.server_cpu:.0%} of a core, the follower's "
+            f"{followed.client_cpu:.0%}"
+        )
     print(
-        f"follower requests: flood {flood.follower.requests}, steady {steady.follower.requests}; "
-        f"read throughput median of {args.rounds}; the client's own CPU while reading: "
+        f"read throughput: median of {args.rounds}; the client's own CPU while reading: "
         f"{ours.client_share:.0%} of the time (ours, action's stream), {ours_put.client_share:.0%} "
         f"(ours, PutLogEvents'd), {moto.client_share:.0%} (moto)"
     )
@@ -463,7 +485,9 @@ def run(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=200_000, help="lines the flood prints")
-    parser.add_argument("--rate", type=int, default=10_000, help="steady lines a second")
+    parser.add_argument(
+        "--rate", type=int, nargs="+", default=[10_000, 30_000], help="steady lines a second"
+    )
     parser.add_argument("--seconds", type=float, default=5.0, help="steady printing time")
     parser.add_argument("--poll", type=float, default=0.01, help="follower's poll interval, s")
     parser.add_argument("--rounds", type=int, default=3, help="whole-stream reads, median")
