@@ -272,11 +272,7 @@ def _explain(run: GeneratedRun) -> str:
 
 # Properties ---------------------------------------------------------------------------------
 @pytest.mark.slow
-# Derandomized: one random run in about a hundred so far (at CI load) found an open case of
-# assertion 1 (QUEUED, an ALL_ACTIONS retry, then stop-and-wait in the same second as the final
-# snapshot: two events of that second stay pending and change a stage). Until the reducer
-# handles it, the suite explores the same runs every time (drop `derandomize` to explore).
-@settings(SETTINGS, derandomize=True)
+@SETTINGS
 @given(data=st.data())
 def test_reduced_runs_agree_with_the_engine(engine: Engine, data: st.DataObject) -> None:
     run = generate(engine, data)
