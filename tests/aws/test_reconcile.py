@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from tests.aws.fake_time import FakeTime, settle
 from tests.aws.peer import Answer, AwsShapedPeer
@@ -315,6 +316,45 @@ async def test_throttling_pauses_every_fetch() -> None:
         peer.answer = Answer(200, "", "")
         await time.advance(29)
         assert fetched == ["a"], "fetched again during the throttling pause"
+        scheduler.close()
+        await task
+
+
+async def test_without_the_pause_a_throttled_fetch_holds_back_only_its_own_pipeline() -> None:
+    """The Watcher's case: its rate budget backs off on throttling, so the scheduler does
+    not pause everything on top of it."""
+    time = FakeTime()
+    fetched: list[str] = []
+    throttle = ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
+        "GetPipelineState",
+    )
+
+    async def fetch(name: str) -> dict[str, Any]:
+        fetched.append(name)
+        if name == "a":
+            raise throttle
+        return IDLE
+
+    for pause, expect_b in ((True, False), (False, True)):
+        fetched.clear()
+        scheduler: ReconcileScheduler[dict[str, Any]] = ReconcileScheduler(
+            fetch,
+            lambda name, state: None,
+            settings=ReconcileSettings(poll_interval=1.0, max_concurrent=1),
+            clock=time.clock,
+            sleep=time.sleep,
+            on_error=lambda name, exc: None,
+            pause_on_throttle=pause,
+        )
+        scheduler.set_pipelines(["a", "b"])
+        task = asyncio.ensure_future(scheduler.run())
+        await time.advance(0.1)
+        assert fetched[:1] == ["a"]
+        fetched.clear()
+        await time.advance(3)
+        assert ("b" in fetched) is expect_b, (pause, fetched)
+        assert "a" not in fetched  # its own error backoff holds either way
         scheduler.close()
         await task
 

@@ -28,7 +28,9 @@ pipelines on screen (`set_on_screen`, the rows the list shows) before the others
 order of `set_pipelines` (the list's order), then the earliest due.
 
 A failed fetch goes to `on_error(name, exc)`; that pipeline waits `error_backoff` seconds,
-and a throttled one (errors.Throttled) pauses every fetch for its `retry_after`.
+and a throttled one (errors.Throttled) pauses every fetch for its `retry_after`, unless
+`pause_on_throttle=False`: the Watcher's requests all pass its rate budget, which already
+backs off on throttling, and a second pause on top of it only kept the screen stale longer.
 
 Decisions recorded here [I]: the intervals above are defaults of `ReconcileSettings`
 (debounce 0.3 s, at most 2 s; round robin 3 s; visible 5 s / 1 s; polling 10 s). Time comes
@@ -143,8 +145,13 @@ class ReconcileScheduler(Generic[S]):
         on_error: Callable[[str, BaseException], None] | None = None,
         is_active: Callable[[S], bool] = pipeline_is_active,
         live: bool = False,
+        pause_on_throttle: bool = True,
     ) -> None:
         self.fetch = fetch
+        self.pause_on_throttle = pause_on_throttle
+        """Whether a throttled fetch pauses every fetch for its `retry_after`; off when every
+        request already goes through a rate budget that backs off (`budget.py`), since the
+        two waits would add up."""
         self.apply = apply
         self.settings = settings or ReconcileSettings()
         self.clock = clock
@@ -392,7 +399,7 @@ class ReconcileScheduler(Generic[S]):
             raise
         except Exception as exc:
             problem = describe(exc)
-            if isinstance(problem, Throttled):
+            if isinstance(problem, Throttled) and self.pause_on_throttle:
                 self._paused_until = self.clock() + problem.retry_after
             track.not_before = self.clock() + self.settings.error_backoff
             if self.on_error is not None:

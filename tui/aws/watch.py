@@ -186,6 +186,8 @@ class Watcher:
             settings=self.reconcile_settings,
             on_error=self._fetch_failed,
             is_active=snapshot_is_active,
+            # Every request passes `self.budget`, which backs off on throttling itself.
+            pause_on_throttle=False,
         )
         self.workspace = WorkspaceView()
         self.status = WatchStatus(
