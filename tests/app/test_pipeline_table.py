@@ -179,3 +179,31 @@ async def test_rows_are_laid_out_as_datatable_lays_them_out() -> None:
                 ours = table._render_line_in_row(key, 0, style, cursor, hover)
                 theirs = DataTable._render_line_in_row(table, key, 0, style, cursor, hover)
                 assert ours == theirs, (row, cursor_row, hover_row)
+
+
+async def test_rows_are_located_as_datatable_locates_them_across_changes() -> None:
+    app = Holder()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PipelineTable)
+        names = [f"r{index}" for index in range(8)]
+        for name in names:
+            table.put_row(name, {"c0": Text(name), "c1": Text("waiting")})
+
+        def agrees() -> None:
+            table._offset_cache.clear()  # DataTable's own, keyed by update count
+            theirs = DataTable._y_offsets.fget(table)  # type: ignore[attr-defined]
+            assert table._y_offsets == theirs
+            for index in range(table.row_count):
+                assert table._get_row_region(index) == DataTable._get_row_region(table, index)
+
+        table.show(names)
+        await pilot.pause()
+        agrees()
+        table.put_row("r3", {"c1": Text("done")})  # a changed cell keeps the rows where they are
+        agrees()
+        table.show(list(reversed(names[2:])))
+        agrees()
+        assert table._y_offsets[0][0].value == "r7"
+        table.add_row(Text("x"), Text("added"), Text(), key="extra")  # DataTable's own way
+        agrees()
+        assert table._y_offsets[-1][0].value == "extra"

@@ -33,6 +33,12 @@ each cell through rich costs 0.1 to 0.4 ms, and a 120x36 terminal shows 200):
   `Text` object (`put_row` always stores a new one). Styling it for a position (cursor,
   hover, the `row`/`column` mouse meta) is `Segment.apply_style`, as DataTable's `Styled`
   does; the styled cell is kept too, for the same position.
+- Which row a line shows (`_y_offsets`) is kept while the map of rows shown is the same
+  object with the same size (`show` replaces it; DataTable's own `add_row` grows it, `sort`
+  and `remove_row` replace it); DataTable keys it by the update count, which every changed
+  cell bumps, and rebuilds it over every row, as it sums the heights of all the rows above a
+  row to find its region (`_get_row_region`, which is O(1) here while every row is one line):
+  with 2,000 pipelines each status change cost both walks.
 - A drawn line is kept by row key while its row sits at the same index with the same cells
   and cursor, hover and column widths; DataTable keys its lines by an update count that
   every change anywhere bumps.
@@ -103,8 +109,37 @@ class PipelineTable(DataTable[Text]):
         self._frame_components: dict[tuple[str, ...], RenderStyles] | None = None
         # Drawn body lines by row key: (what the line depends on, its cells, the strip).
         self._lines: dict[RowKey, tuple[tuple[object, ...], tuple[Text, ...], Strip]] = {}
+        # The lines' rows, for the rows shown: (the locations map, its size, the offsets).
+        self._offsets: tuple[TwoWayDict[RowKey, int], int, list[tuple[RowKey, int]]] | None = None
         # Unstyled one-line contents: (row key, column key, width) -> (the cell, segments).
         self._contents: dict[tuple[RowKey, ColumnKey, int, int], tuple[Text, list[Segment]]] = {}
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        """Every line's row, kept while the rows shown are the same (see the module
+        docstring): DataTable keeps it per update count, which every changed cell bumps, and
+        rebuilds it over all the rows at the next frame."""
+        locations = self._row_locations
+        kept = self._offsets
+        if kept is not None and kept[0] is locations and kept[1] == len(locations):
+            return kept[2]
+        offsets: list[tuple[RowKey, int]] = DataTable._y_offsets.fget(self)  # type: ignore[attr-defined]
+        self._offsets = (locations, len(locations), offsets)
+        return offsets
+
+    def _get_row_region(self, row_index: int) -> Region:
+        """A row's region without summing the heights of the rows above it (every row of
+        this table is one line high when the lines are as many as the rows)."""
+        if (
+            not self.is_valid_row_index(row_index)
+            or self.fixed_rows
+            or len(self._y_offsets) != len(self._row_locations)
+        ):
+            return super()._get_row_region(row_index)
+        width = sum(column.get_render_width(self) for column in self.columns.values())
+        width += self._row_label_column_width
+        y = row_index + (self.header_height if self.show_header else 0)
+        return Region(0, y, max(self.size.width, width), 1)
 
     @property
     def cursor_key(self) -> str | None:
