@@ -51,6 +51,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.app.messages import OpenHistory, OpenPipeline
 from tui.app.widgets.glyphs import Palette, look
+from tui.app.widgets.masking import mask
 from tui.app.widgets.pipeline_table import PipelineTable
 from tui.app.widgets.status_bar import StatusBar
 from tui.model.derived import (
@@ -104,11 +105,6 @@ STAGE_BOUNDS: Final = (5, 20)
 REVISION_MIN: Final = 8
 ACCOUNT_WIDTH: Final = 12
 REGION_BOUNDS: Final = (6, 14)
-
-
-def mask(value: str) -> str:
-    """An id replaced by a placeholder of the same length (`Settings.mask_ids`)."""
-    return "•" * len(value)
 
 
 @dataclass
