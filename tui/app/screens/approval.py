@@ -26,6 +26,9 @@ Decisions recorded here:
   dialog says so, disables its answers and the pipeline is re-read; nothing else is sent.
 - [I] An empty summary is allowed (AWS allows 0 characters); at most 512 characters (the
   model's limit), checked before anything is sent.
+- With `Settings.mask_ids` the execution id, the token (in the command) and the revision
+  ids are masked on screen, also inside CustomData resolved with the execution's id; the
+  answer carries the real token.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Button, Input, Static
 
-from tui.app.screens.control import ControlDialog, Decision, field_row
+from tui.app.screens.control import ControlDialog, Decision
 from tui.app.widgets.cli_equivalent import aws_cli
 from tui.aws.errors import ClientProblem
 from tui.aws.pipelines import ApprovalStatus
@@ -47,7 +50,6 @@ from tui.aws.watch import Watcher
 from tui.model.derived import (
     approval_times_out_in,
     humanize_duration,
-    short_revision,
     waiting_for_approval_since,
 )
 from tui.model.projection import ActionView
@@ -104,20 +106,20 @@ class ApprovalDialog(ControlDialog):
 
     def compose_body(self) -> ComposeResult:
         approval = self.approval
-        yield field_row("Pipeline", approval.pipeline)
-        yield field_row("Stage", f"{approval.stage} · action {approval.action.name}")
-        yield field_row("Execution", approval.execution_id or "unknown")
+        yield self.field("Pipeline", approval.pipeline)
+        yield self.field("Stage", f"{approval.stage} · action {approval.action.name}")
+        yield self.field("Execution", approval.execution_id or "unknown")
         revisions = approval.source_revisions or ()
         if not revisions:
-            yield field_row("Revisions", "none recorded")
+            yield self.field("Revisions", "none recorded")
         for index, revision in enumerate(revisions):
-            text = f"{revision.action_name}: {short_revision(revision.revision_id)}"
+            text = f"{revision.action_name}: {self.short_revision(revision.revision_id)}"
             if revision.revision_summary:
                 text += f" {revision.revision_summary.splitlines()[0]}"
-            yield field_row("Revisions" if index == 0 else "", text)
-        yield field_row("Waiting", self._times(), id="approval-times")
-        yield field_row("Custom", "…", id="approval-custom")
-        yield field_row("Link", "…", id="approval-link")
+            yield self.field("Revisions" if index == 0 else "", text)
+        yield self.field("Waiting", self._times(), id="approval-times")
+        yield self.field("Custom", "…", id="approval-custom")
+        yield self.field("Link", "…", id="approval-link")
         yield Static(
             "Summary (shown with the answer, up to 512 characters)", classes="control-label"
         )
@@ -202,9 +204,10 @@ class ApprovalDialog(ControlDialog):
     def _show_config(self, custom: str | None, link: str | None, *, note: str = "") -> None:
         self.custom_data = custom
         self.link = link
-        self.query_one("#approval-custom", Static).update(custom or note or "none")
+        self.query_one("#approval-custom", Static).update(self.shown(custom or note or "none"))
         suffix = "  (ctrl+o opens it)" if link else ""
-        self.query_one("#approval-link", Static).update(f"{link or note or 'none'}{suffix}")
+        shown_link = self.shown(f"{link or note or 'none'}{suffix}")
+        self.query_one("#approval-link", Static).update(shown_link)
         self.query_one("#open-link", Button).disabled = link is None
 
     # Answer --------------------------------------------------------------------------------------
@@ -229,6 +232,10 @@ class ApprovalDialog(ControlDialog):
 
     def preview(self) -> str:
         return self.command_for("Approved")
+
+    def hidden_values(self) -> list[str | None]:
+        revisions = [r.revision_id for r in self.approval.source_revisions]
+        return [self.approval.execution_id, self.token, *revisions]
 
     def decide(self, button: str) -> Decision | str:
         if self.stale:

@@ -17,6 +17,8 @@ Decisions recorded here:
 - [I] The rows come from the workspace the watcher keeps (every pipeline's latest state, read
   in turn): an approval shows here within one round of reads, or at once with live events.
   No extra request is made to build the list.
+- With `Settings.mask_ids` the execution column is masked (tui/app/widgets/masking.py), as
+  on the other screens; the dialog opened from a row masks its own ids.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tui.app.screens.approval import ApprovalDialog, PendingApproval
+from tui.app.widgets.masking import mask, mask_ids_of
 from tui.app.widgets.status_bar import StatusBar
 from tui.aws.watch import Watcher
 from tui.model.derived import (
@@ -88,8 +91,10 @@ class ApprovalsScreen(Screen[None]):
         production: bool = False,
         contexts: Mapping[str, Watcher] | None = None,
         production_of: Callable[[Watcher], bool] | None = None,
+        mask_ids: bool | None = None,
     ) -> None:
         super().__init__()
+        self._mask_ids = mask_ids
         self.watcher = watcher
         self.sources: dict[str | None, Watcher] = {None: watcher}
         """Where approvals are listed from: every context's watcher (one: the app's)."""
@@ -111,6 +116,19 @@ class ApprovalsScreen(Screen[None]):
     @property
     def several(self) -> bool:
         return len(self.sources) > 1
+
+    @property
+    def mask_ids(self) -> bool:
+        """`Settings.mask_ids` (unless the screen was made with its own)."""
+        if self._mask_ids is None:
+            self._mask_ids = mask_ids_of(self.app)
+        return self._mask_ids
+
+    def short_id(self, execution_id: str | None) -> str:
+        if execution_id is None:
+            return "?"
+        short = execution_id[:8]
+        return mask(short) if self.mask_ids else short
 
     def on_mount(self) -> None:
         columns = ("Context", *COLUMNS) if self.several else COLUMNS
@@ -150,7 +168,7 @@ class ApprovalsScreen(Screen[None]):
                 approval.pipeline,
                 approval.stage,
                 approval.action.name,
-                (approval.execution_id or "?")[:8],
+                self.short_id(approval.execution_id),
                 *self._times(approval, now),
             )
         if self.approvals:

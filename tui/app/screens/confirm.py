@@ -8,8 +8,10 @@
     │                      [ Approve ] [ Copy command ] [ Cancel ]      │
     ╰───────────────────────────────────────────────────────────────────╯
 
-`ConfirmScreen(decision, command, label=..., require_name=None)` dismisses with True only
-when the user confirms; escape, Cancel and closing say False.
+`ConfirmScreen(decision, command, label=..., require_name=None, shown=...)` dismisses with
+True only when the user confirms; escape, Cancel and closing say False. `shown` is how the
+dialog that asks shows a text (its ids masked with `Settings.mask_ids`): the decision and the
+command are shown through it, and kept as they are in `decision` and `command`.
 
 Decisions recorded here:
 
@@ -22,6 +24,7 @@ Decisions recorded here:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual import on
@@ -50,10 +53,12 @@ class ConfirmScreen(ModalScreen[bool]):
         label: str = "Confirm",
         require_name: str | None = None,
         danger: bool = False,
+        shown: Callable[[str], str] | None = None,
     ) -> None:
         super().__init__(classes="control-screen")
         self.decision = decision
         self.command = command
+        self.shown: Callable[[str], str] = shown or (lambda text: text)
         self.label = label
         self.require_name = require_name
         self.danger = danger
@@ -62,9 +67,9 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="control-box", id="confirm-box") as box:
             box.border_title = "Confirm"
             box.border_subtitle = "escape cancels"
-            yield Static(self.decision, id="confirm-decision", markup=False)
+            yield Static(self.shown(self.decision), id="confirm-decision", markup=False)
             yield Static("Same with the AWS CLI:", classes="control-label")
-            yield CliEquivalent(self.command, id="confirm-command")
+            yield CliEquivalent(self.command, shown=self.shown(self.command), id="confirm-command")
             if self.require_name is not None:
                 yield Static(
                     f"Production: type {self.require_name} to confirm",

@@ -29,6 +29,13 @@ Decisions recorded here:
   sent has been answered, so no worker is cancelled with its request on the wire.
 - Escape always cancels (the dialog's binding; confirmation's too); nothing is sent before
   the confirmation says yes.
+- With `Settings.mask_ids` every text the dialog shows goes through `shown()`: the ids the
+  control names (`hidden_values()`: execution ids, approval tokens, clientRequestTokens,
+  revision ids) and the endpoint's port are masked wherever they appear, in its fields, the
+  command, the confirmation, AWS's refusals and the toast on success
+  (tui/app/widgets/masking.py). Only the screen is masked: the request, the `Decision`s kept
+  in `sent` and the copied command carry the real values. [I] What the user types (a summary,
+  a reason, a revision to release) is shown as typed, in its field and in the command.
 """
 
 from __future__ import annotations
@@ -47,8 +54,10 @@ from textual.widgets import Button, Input, OptionList, RadioSet, Select, Static
 
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.widgets.cli_equivalent import CliConnection, CliEquivalent
+from tui.app.widgets.masking import hide, mask, mask_ids_of
 from tui.aws.errors import ClientProblem
 from tui.aws.watch import Watcher
+from tui.model.derived import short_revision
 
 
 @dataclass(frozen=True)
@@ -82,11 +91,19 @@ class ControlDialog(ModalScreen[str | None]):
     ]
     TITLE_TEXT: ClassVar[str] = "Control"
 
-    def __init__(self, pipeline: str, watcher: Watcher, *, production: bool = False) -> None:
+    def __init__(
+        self,
+        pipeline: str,
+        watcher: Watcher,
+        *,
+        production: bool = False,
+        mask_ids: bool | None = None,
+    ) -> None:
         super().__init__(classes="control-screen")
         self.pipeline_name = pipeline
         self.watcher = watcher
         self.production = production
+        self._mask_ids = mask_ids
         self.in_flight = 0
         """Calls sent and not answered yet."""
         self.sent: list[Decision] = []
@@ -135,6 +152,11 @@ class ControlDialog(ModalScreen[str | None]):
         """A sentence for a refusal this control knows (None: AWS's own words suffice)."""
         return None
 
+    def hidden_values(self) -> list[str | None]:
+        """The ids this control shows that `Settings.mask_ids` hides (asked each time a text
+        is shown: an approval's token may be learned after the dialog opened)."""
+        return []
+
     def after_problem(self, problem: ClientProblem) -> None:
         """Called after a refusal is shown (the approval disables itself on a stale token)."""
 
@@ -149,6 +171,34 @@ class ControlDialog(ModalScreen[str | None]):
     def connection(self) -> CliConnection:
         return cli_connection(self.watcher)
 
+    @property
+    def mask_ids(self) -> bool:
+        """`Settings.mask_ids` (unless the dialog was made with its own)."""
+        if self._mask_ids is None:
+            self._mask_ids = mask_ids_of(self.app)
+        return self._mask_ids
+
+    def shown(self, text: str) -> str:
+        """`text` as the screen shows it: with `mask_ids`, the control's ids and the
+        endpoint's port masked wherever they appear."""
+        if not self.mask_ids:
+            return text
+        return hide(text, self.hidden_values(), urls=[self.connection.endpoint_url])
+
+    def short_id(self, value: str) -> str:
+        """An execution id's short form, as the screens show it (masked with `mask_ids`)."""
+        short = value[:8]
+        return mask(short) if self.mask_ids else short
+
+    def short_revision(self, value: str | None) -> str:
+        """A revision id's short form, as the screens show it (masked with `mask_ids`)."""
+        short = short_revision(value)
+        return mask(short) if self.mask_ids else short
+
+    def field(self, label: str, value: Any, *, id: str | None = None) -> Horizontal:
+        """`field_row` with the value as the screen shows it (`shown`)."""
+        return field_row(label, None if value is None else self.shown(str(value)), id=id)
+
     def now(self) -> datetime:
         clock: Callable[[], datetime] | None = getattr(self.app, "clock", None)
         return clock() if clock is not None else datetime.now(UTC)
@@ -156,12 +206,13 @@ class ControlDialog(ModalScreen[str | None]):
     def update_preview(self) -> None:
         # Also called by events that may come before compose (an early Input.Changed).
         for command in self.query("#control-command").results(CliEquivalent):
-            command.show(self.preview())
+            real = self.preview()
+            command.show(real, shown=self.shown(real))
 
     def say(self, text: str, *, error: bool = True) -> None:
         """A line above the buttons: a problem, or what is happening."""
         line = self.query_one("#control-problem", Static)
-        line.update(text)
+        line.update(self.shown(text))
         line.display = bool(text)
         line.set_class(error and bool(text), "-error")
 
@@ -199,6 +250,7 @@ class ControlDialog(ModalScreen[str | None]):
                 label=decision.label,
                 require_name=require,
                 danger=decision.danger,
+                shown=self.shown,
             ),
             lambda confirmed: self._confirmed(decision, confirmed),
         )
@@ -239,7 +291,7 @@ class ControlDialog(ModalScreen[str | None]):
         if self.in_flight:
             # Closing would cancel the other call's worker: its answer is awaited first.
             return
-        self.app.notify(message, title=self.title_text, timeout=6, markup=False)
+        self.app.notify(self.shown(message), title=self.title_text, timeout=6, markup=False)
         self.dismiss(message)
 
 

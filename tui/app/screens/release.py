@@ -34,7 +34,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Select, Static
 
-from tui.app.screens.control import ControlDialog, Decision, field_row
+from tui.app.screens.control import ControlDialog, Decision
 from tui.app.widgets.cli_equivalent import aws_cli
 from tui.aws.watch import Watcher
 from tui.model.declaration import PipelineDeclaration
@@ -80,10 +80,10 @@ class ReleaseDialog(ControlDialog):
     def compose_body(self) -> ComposeResult:
         view = self.view
         kind = " · ".join(p for p in (view.pipeline_type, view.execution_mode) if p)
-        yield field_row("Pipeline", f"{view.name} · {kind}" if kind else view.name)
+        yield self.field("Pipeline", f"{view.name} · {kind}" if kind else view.name)
         latest = view.latest_execution
         if latest is not None:
-            yield field_row("Latest", f"{latest.execution_id} · {latest.status or '?'}")
+            yield self.field("Latest", f"{latest.execution_id} · {latest.status or '?'}")
         if self.v2:
             yield Static("Reading the pipeline's variables and sources…", id="release-form-note")
         yield Vertical(id="release-form")
@@ -186,6 +186,11 @@ class ReleaseDialog(ControlDialog):
             self.connection,
         )
 
+    def hidden_values(self) -> list[str | None]:
+        latest = self.view.latest_execution
+        latest_id = latest.execution_id if latest is not None else None
+        return [self.client_request_token, latest_id, *self.started]
+
     def decide(self, button: str) -> Decision | str:
         variables = self.variables
         revisions = self.source_revisions
@@ -203,6 +208,6 @@ class ReleaseDialog(ControlDialog):
                 source_revisions=revisions or None,
             )
             self.started.append(execution)
-            return f"Started execution {execution[:8]} of {self.pipeline_name}."
+            return f"Started execution {self.short_id(execution)} of {self.pipeline_name}."
 
         return Decision(label="Start", restated=restated, command=self.preview(), send=send)

@@ -22,7 +22,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.widgets import Button, RadioButton, RadioSet
 
-from tui.app.screens.control import ControlDialog, Decision, field_row
+from tui.app.screens.control import ControlDialog, Decision
 from tui.app.widgets.cli_equivalent import aws_cli
 from tui.aws.errors import ClientProblem
 from tui.aws.pipelines import RetryMode
@@ -57,11 +57,11 @@ class RetryDialog(ControlDialog):
 
     def compose_body(self) -> ComposeResult:
         stage = self.stage
-        yield field_row("Pipeline", self.pipeline_name)
-        yield field_row("Stage", f"{stage.name} · {stage.status or 'not run'}")
-        yield field_row("Execution", stage.execution_id or "unknown")
+        yield self.field("Pipeline", self.pipeline_name)
+        yield self.field("Stage", f"{stage.name} · {stage.status or 'not run'}")
+        yield self.field("Execution", stage.execution_id or "unknown")
         failed = [a.name for a in stage.actions if a.status in ("Failed", "Abandoned")]
-        yield field_row("Failed", ", ".join(failed) or "none")
+        yield self.field("Failed", ", ".join(failed) or "none")
         with RadioSet(id="retry-mode"):
             for index, label in enumerate(MODES.values()):
                 yield RadioButton(label, value=index == 0)
@@ -89,6 +89,9 @@ class RetryDialog(ControlDialog):
             ],
             self.connection,
         )
+
+    def hidden_values(self) -> list[str | None]:
+        return [self.stage.execution_id]
 
     def decide(self, button: str) -> Decision | str:
         execution = self.stage.execution_id

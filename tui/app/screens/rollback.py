@@ -32,7 +32,7 @@ from textual.app import ComposeResult
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
-from tui.app.screens.control import ControlDialog, Decision, field_row
+from tui.app.screens.control import ControlDialog, Decision
 from tui.app.widgets.cli_equivalent import aws_cli
 from tui.aws.errors import ClientProblem
 from tui.aws.watch import Watcher
@@ -56,12 +56,19 @@ class RollbackTarget:
     execution_id: str
     started: datetime | None
     revisions: str
+    """Its source revisions in a line: action, short revision id, first line of the summary."""
+    revision_ids: tuple[str, ...] = ()
+    """The revision ids in full and short (what `Settings.mask_ids` hides)."""
 
     @classmethod
     def of(cls, summary: dict[str, Any]) -> RollbackTarget:
         parts = []
+        ids: list[str] = []
         for revision in summary.get("sourceRevisions") or []:
-            text = f"{revision.get('actionName', '?')} {short_revision(revision.get('revisionId'))}"
+            revision_id = revision.get("revisionId")
+            if revision_id:
+                ids += [str(revision_id), short_revision(revision_id)]
+            text = f"{revision.get('actionName', '?')} {short_revision(revision_id)}"
             summary_text = (revision.get("revisionSummary") or "").splitlines()
             if summary_text:
                 text += f" {summary_text[0]}"
@@ -71,6 +78,7 @@ class RollbackTarget:
             execution_id=str(summary["pipelineExecutionId"]),
             started=started if isinstance(started, datetime) else None,
             revisions="; ".join(parts),
+            revision_ids=tuple(ids),
         )
 
 
@@ -88,9 +96,9 @@ class RollbackDialog(ControlDialog):
 
     def compose_body(self) -> ComposeResult:
         stage = self.stage
-        now = f" · now {stage.execution_id[:8]}" if stage.execution_id else ""
-        yield field_row("Pipeline", self.pipeline_name)
-        yield field_row("Stage", f"{stage.name}{now} · {stage.status or 'not run'}")
+        now = f" · now {self.short_id(stage.execution_id)}" if stage.execution_id else ""
+        yield self.field("Pipeline", self.pipeline_name)
+        yield self.field("Stage", f"{stage.name}{now} · {stage.status or 'not run'}")
         yield Static(
             f"Roll back to (executions that succeeded in {stage.name}):", classes="control-label"
         )
@@ -115,7 +123,7 @@ class RollbackDialog(ControlDialog):
             )
         except Exception as exc:
             problem = self.watcher.aws.describe(exc)
-            note.update(f"{problem.title}: {problem.detail}")
+            note.update(self.shown(f"{problem.title}: {problem.detail}"))
             return
         self.targets = [
             RollbackTarget.of(summary)
@@ -141,7 +149,8 @@ class RollbackDialog(ControlDialog):
     def _label(self, target: RollbackTarget) -> str:
         started = target.started.astimezone().strftime("%Y-%m-%d %H:%M") if target.started else "?"
         now = " (now)" if target.execution_id == self.stage.execution_id else ""
-        return f"{target.execution_id[:8]}{now}  {started}  {target.revisions}"
+        shown = f"{self.short_id(target.execution_id)}{now}  {started}  {target.revisions}"
+        return self.shown(shown)
 
     @property
     def target(self) -> RollbackTarget | None:
@@ -166,6 +175,12 @@ class RollbackDialog(ControlDialog):
             self.connection,
         )
 
+    def hidden_values(self) -> list[str | None]:
+        values: list[str | None] = [self.stage.execution_id]
+        for target in self.targets:
+            values += [target.execution_id, *target.revision_ids]
+        return values
+
     def decide(self, button: str) -> Decision | str:
         target = self.target
         if target is None:
@@ -176,7 +191,7 @@ class RollbackDialog(ControlDialog):
             execution = await self.watcher.client.rollback_stage(
                 self.pipeline_name, stage, target_id
             )
-            return f"Rolling back {stage}: execution {execution[:8]} started."
+            return f"Rolling back {stage}: execution {self.short_id(execution)} started."
 
         return Decision(
             label="Roll back",

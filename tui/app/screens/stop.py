@@ -28,7 +28,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
-from tui.app.screens.control import ControlDialog, Decision, field_row
+from tui.app.screens.control import ControlDialog, Decision
 from tui.app.widgets.cli_equivalent import aws_cli
 from tui.aws.errors import ClientProblem
 from tui.aws.watch import Watcher
@@ -63,8 +63,8 @@ class StopDialog(ControlDialog):
 
     def compose_body(self) -> ComposeResult:
         execution = self.execution
-        yield field_row("Pipeline", self.pipeline_name)
-        yield field_row("Execution", f"{execution.execution_id} · {execution.status or '?'}")
+        yield self.field("Pipeline", self.pipeline_name)
+        yield self.field("Execution", f"{execution.execution_id} · {execution.status or '?'}")
         running = [
             f"{stage.name} / {action.name}"
             for stage in self.stages
@@ -72,7 +72,7 @@ class StopDialog(ControlDialog):
             for action in stage.actions
             if action.status == "InProgress"
         ]
-        yield field_row("Running", ", ".join(running) or "nothing right now")
+        yield self.field("Running", ", ".join(running) or "nothing right now")
         with RadioSet(id="stop-mode"):
             yield RadioButton(
                 "Stop and wait: running actions finish, nothing new starts", value=True
@@ -108,6 +108,9 @@ class StopDialog(ControlDialog):
             self.connection,
         )
 
+    def hidden_values(self) -> list[str | None]:
+        return [self.execution.execution_id]
+
     def decide(self, button: str) -> Decision | str:
         execution = self.execution.execution_id
         abandon, reason = self.abandon, self.reason
@@ -118,7 +121,7 @@ class StopDialog(ControlDialog):
             await self.watcher.client.stop_pipeline_execution(
                 self.pipeline_name, execution, abandon=abandon, reason=reason or None
             )
-            return f"Stopping execution {execution[:8]} of {self.pipeline_name}."
+            return f"Stopping execution {self.short_id(execution)} of {self.pipeline_name}."
 
         return Decision(
             label="Stop",

@@ -20,7 +20,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.widgets import Button, Input, Static
 
-from tui.app.screens.control import ControlDialog, Decision, field_row
+from tui.app.screens.control import ControlDialog, Decision
 from tui.app.widgets.cli_equivalent import aws_cli
 from tui.aws.watch import Watcher
 from tui.model.projection import StageView
@@ -71,11 +71,11 @@ class TransitionDialog(ControlDialog):
 
     def compose_body(self) -> ComposeResult:
         stage = self.stage
-        yield field_row("Pipeline", self.pipeline_name)
+        yield self.field("Pipeline", self.pipeline_name)
         source = f" (inbound: from {self.previous})" if self.previous else " (inbound)"
-        yield field_row("Stage", stage.name + source)
+        yield self.field("Stage", stage.name + source)
         if self.enabled:
-            yield field_row("Now", "enabled: executions enter the stage")
+            yield self.field("Now", "enabled: executions enter the stage")
             yield Static(
                 "Reason (required; letters, digits, spaces and ! @ ( ) . * ? -)",
                 classes="control-label",
@@ -85,13 +85,13 @@ class TransitionDialog(ControlDialog):
             )
         else:
             transition = stage.inbound_transition
-            yield field_row("Now", "disabled: executions wait in front of the stage")
+            yield self.field("Now", "disabled: executions wait in front of the stage")
             if transition is not None:
-                yield field_row("Reason", transition.disabled_reason or "none given")
+                yield self.field("Reason", transition.disabled_reason or "none given")
                 by = transition.last_changed_by or "unknown"
                 when = transition.last_changed_at
                 at = f" at {when.astimezone().strftime('%Y-%m-%d %H:%M')}" if when else ""
-                yield field_row("By", by + at)
+                yield self.field("By", by + at)
 
     def compose_buttons(self) -> ComposeResult:
         if self.enabled:

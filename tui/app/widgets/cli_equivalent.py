@@ -15,6 +15,13 @@ Decisions recorded here:
   them, so the command acts on the same account and endpoint (the demo's local endpoint too).
 - [I] A boolean is `--flag` / `--no-flag`, spelled out even when it is the default, so the
   command says what it does (`--no-abandon` is "stop and wait").
+- With `Settings.mask_ids` the widget shows the command with its ids masked (the dialog
+  hands both: `show(command, shown=...)`, see tui/app/widgets/masking.py); `command` stays
+  the real one.
+- [I] Copy puts the real command on the clipboard, also when the screen shows it masked:
+  masking protects what is on a shared screen or in a screenshot, and copying is a deliberate
+  act of the user at the keyboard, who wants a command that works. A copied token or
+  execution id is only as visible as the user then makes it.
 """
 
 from __future__ import annotations
@@ -72,7 +79,8 @@ def aws_cli(
 
 
 class CliEquivalent(Static):
-    """The equivalent AWS CLI command, shown in full (wrapped), and copyable."""
+    """The equivalent AWS CLI command, shown in full (wrapped, ids masked if asked), and
+    copyable (the real command)."""
 
     DEFAULT_CSS = """
     CliEquivalent {
@@ -81,14 +89,22 @@ class CliEquivalent(Static):
     }
     """
 
-    def __init__(self, command: str = "", *, id: str | None = None) -> None:
-        super().__init__(command, id=id, markup=False)
+    def __init__(
+        self, command: str = "", *, shown: str | None = None, id: str | None = None
+    ) -> None:
+        super().__init__(command if shown is None else shown, id=id, markup=False)
         self.command = command
+        """The real command (what `copy` copies)."""
+        self.shown = command if shown is None else shown
+        """What the screen shows: the command, or the command with its ids masked."""
 
-    def show(self, command: str) -> None:
-        if command != self.command:
-            self.command = command
-            self.update(command)
+    def show(self, command: str, *, shown: str | None = None) -> None:
+        """Show `command`, or `shown` in its place (the same command with ids masked)."""
+        self.command = command
+        text = command if shown is None else shown
+        if text != self.shown:
+            self.shown = text
+            self.update(text)
 
     def copy(self) -> None:
         """Put the command on the clipboard and say so."""
