@@ -191,6 +191,7 @@ async def test_rows_are_located_as_datatable_locates_them_across_changes() -> No
 
         def agrees() -> None:
             table._offset_cache.clear()  # DataTable's own, keyed by update count
+            table._ordered_row_cache.clear()
             theirs = DataTable._y_offsets.fget(table)  # type: ignore[attr-defined]
             assert table._y_offsets == theirs
             for index in range(table.row_count):
@@ -207,3 +208,35 @@ async def test_rows_are_located_as_datatable_locates_them_across_changes() -> No
         table.add_row(Text("x"), Text("added"), Text(), key="extra")  # DataTable's own way
         agrees()
         assert table._y_offsets[-1][0].value == "extra"
+
+
+async def test_lines_drawn_at_new_positions_are_datatables_lines() -> None:
+    """Lines are kept without their row's index and placed by adding it: the result must be
+    DataTable's line at that index, meta included, wherever a filter moves the row."""
+    app = Holder()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PipelineTable)
+        texts = cells()
+        names = [f"r{index}" for index in range(7)]
+        for index, name in enumerate(names):
+            chunk = [texts[(index + offset) % len(texts)] for offset in range(3)]
+            table.put_row(name, {f"c{c}": chunk[c] for c in range(3)})
+        style = table.rich_style
+        width = table.size.width
+
+        def lines_agree() -> None:
+            for y in range(1, table.row_count + 1):  # line 0 is the header
+                ours = table._render_line(y, 0, width, style)
+                table._line_cache.clear()
+                theirs = DataTable._render_line(table, y, 0, width, style)
+                assert list(ours) == list(theirs), y
+
+        for order in (names, list(reversed(names)), names[2:5], names[::2]):
+            table.show(order)
+            await pilot.pause()
+            for cursor_row, hover_row in ((0, 1), (len(order) - 1, 0)):
+                table.move_cursor(row=cursor_row)
+                table.hover_coordinate = Coordinate(hover_row, 1)
+                lines_agree()
+                lines_agree()  # from the kept lines
+        assert table._lines  # the lines were kept between orders

@@ -58,6 +58,7 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import DEFAULT_JUSTIFY, DEFAULT_OVERFLOW, Text
+from textual._segment_tools import line_crop
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
@@ -86,6 +87,19 @@ def _out_of_bounds_meta(row: int) -> Style:
     return Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
 
 
+@lru_cache(maxsize=RENDERED_CELLS)
+def _row_meta(row: int) -> Style:
+    return Style.from_meta({"row": row})
+
+
+@lru_cache(maxsize=256)
+def _column_meta(column: int) -> Style:
+    return Style.from_meta({"column": column})
+
+
+_OUT_OF_BOUNDS = Style.from_meta({"column": 0, "out_of_bounds": True})
+
+
 class PipelineTable(DataTable[Text]):
     """One row per pipeline, keyed by name; rows are kept (`put_row`) whether shown or not,
     and `show(keys)` picks which are shown, in which order. Enter (binding id `open`) selects
@@ -107,6 +121,8 @@ class PipelineTable(DataTable[Text]):
         # During one `render_lines`: the widget's style and its component styles by name.
         self._frame_style: Style | None = None
         self._frame_components: dict[tuple[str, ...], RenderStyles] | None = None
+        # Body cells drawn without their row's meta: key -> (the cell, segments).
+        self._unplaced: dict[tuple[object, ...], tuple[Text, list[Segment]]] = {}
         # Drawn body lines by row key: (what the line depends on, its cells, the strip).
         self._lines: dict[RowKey, tuple[tuple[object, ...], tuple[Text, ...], Strip]] = {}
         # The lines' rows, for the rows shown: (the locations map, its size, the offsets).
@@ -212,15 +228,20 @@ class PipelineTable(DataTable[Text]):
         data: dict[RowKey, dict[ColumnKey, Text]] = {}
         meta: dict[RowKey, Row] = {}
         locations: dict[RowKey, int] = {}
+        # What DataTable would work out from these over every row again at the first frame.
+        ordered: list[Row] = []
+        offsets: list[tuple[RowKey, int]] = []
         index = 0
         for key in keys:
             kept = self._kept.get(key)
-            if kept is None:
+            if kept is None or kept[0] in locations:
                 continue
             row_key, row, cells = kept
             data[row_key] = cells
             meta[row_key] = row
             locations[row_key] = index
+            ordered.append(row)
+            offsets.extend((row_key, line) for line in range(row.height))
             index += 1
         self._clear_caches()
         self._data = data
@@ -229,6 +250,8 @@ class PipelineTable(DataTable[Text]):
         self._new_rows.clear()
         self._updated_cells.clear()
         self._update_count += 1
+        self._ordered_row_cache[(len(meta), self._update_count)] = ordered
+        self._offsets = (self._row_locations, len(locations), offsets)
         self._update_dimensions(())
         if locations:
             target = locations.get(RowKey(keep)) if keep is not None else None
@@ -267,44 +290,56 @@ class PipelineTable(DataTable[Text]):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._rendered.clear()
+        self._unplaced.clear()
         self._contents.clear()
         self._lines.clear()
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """A body line from the cache that survives `update_cell` and `show`: DataTable
         keys its lines by an update count that every changed cell anywhere bumps, so each
-        status change drew every visible line again. A line is kept while its row sits at
-        the same index with the same cells (`is`), the same cursor and hover state and the
-        same column widths."""
-        if self.fixed_rows or self.fixed_columns or self._labelled_row_exists:
+        status change drew every visible line again, and by the line's position, so a filter
+        that moved a row drew it again. A row's line is kept without the row's index (the
+        mouse meta `row` DataTable puts on every segment) while its cells are the same
+        (`is`) with the same cursor and hover state and column widths; drawing it at an index
+        adds that meta (`Strip.apply_style`, which keeps the result per style), which gives
+        the segments DataTable draws there, meta included."""
+        if (
+            self.fixed_rows
+            or self.fixed_columns
+            or self._labelled_row_exists
+            or self.zebra_stripes
+            or self.cursor_type != "row"
+        ):
             return super()._render_line(y, x1, x2, base_style)
         try:
             row_key, line_in_row = self._get_offsets(y)
         except LookupError:
             return super()._render_line(y, x1, x2, base_style)
         cells = self._data.get(row_key)
-        if cells is None or row_key is self._header_row_key:
-            return super()._render_line(y, x1, x2, base_style)
         row_index = self._row_locations.get(row_key)
-        cursor = self.cursor_coordinate
-        hover = self.hover_coordinate
+        if cells is None or row_key is self._header_row_key or row_index is None:
+            return super()._render_line(y, x1, x2, base_style)
+        cursor = self.cursor_coordinate.row == row_index
+        hover = self.hover_coordinate.row == row_index
+        width = self.size.width
+        widths = tuple(column.get_render_width(self) for column in self.ordered_columns)
         signature = (
-            row_index,
             line_in_row,
             x1,
             x2,
-            self.size.width,
-            self.cursor_type,
-            cursor.row == row_index,
-            cursor.column if self.cursor_type != "row" else None,
-            hover.row == row_index,
+            width,
+            cursor,
+            hover,
             base_style,
             self.show_cursor,
             self._show_hover_cursor,
             self._pseudo_class_state,
-            tuple(column.get_render_width(self) for column in self.ordered_columns),
+            widths,
         )
-        values = tuple(cells.values())
+        ordered = [cells.get(column.key) for column in self.ordered_columns]
+        if any(cell is None for cell in ordered):
+            return super()._render_line(y, x1, x2, base_style)
+        values = tuple(cell for cell in ordered if cell is not None)
         kept = self._lines.get(row_key)
         if (
             kept is not None
@@ -312,12 +347,111 @@ class PipelineTable(DataTable[Text]):
             and len(kept[1]) == len(values)
             and all(old is new for old, new in zip(kept[1], values, strict=True))
         ):
-            return kept[2]
-        strip = super()._render_line(y, x1, x2, base_style)
-        if len(self._lines) >= RENDERED_CELLS:
-            self._lines.clear()
-        self._lines[row_key] = (signature, values, strip)
-        return strip
+            line = kept[2]
+        else:
+            unplaced = self._unplaced_line(
+                row_key, values, widths, base_style, cursor, hover, x1, x2
+            )
+            if unplaced is None:
+                return super()._render_line(y, x1, x2, base_style)
+            line = unplaced
+            if len(self._lines) >= RENDERED_CELLS:
+                self._lines.clear()
+            self._lines[row_key] = (signature, values, line)
+        return line.apply_style(_row_meta(row_index))
+
+    def _unplaced_line(
+        self,
+        row_key: RowKey,
+        cells: tuple[Text, ...],
+        widths: tuple[int, ...],
+        base_style: Style,
+        cursor: bool,
+        hover: bool,
+        x1: int,
+        x2: int,
+    ) -> Strip | None:
+        """A body row's line as DataTable draws it (`_render_line` with
+        `_render_line_in_row`), every segment's meta without the row's index; None when a
+        cell needs DataTable's way."""
+        segments: list[Segment] = []
+        for index, (cell, width) in enumerate(zip(cells, widths, strict=True)):
+            drawn = self._unplaced_cell(row_key, index, cell, base_style, width, cursor, hover)
+            if drawn is None:
+                return None
+            segments.extend(drawn)
+        remaining = max(0, self.size.width - sum(widths) - self._row_label_column_width)
+        extend_style, _ = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        segments.append(Segment(" " * remaining, base_style + extend_style + _OUT_OF_BOUNDS))
+        width = self.size.width
+        return (
+            Strip(line_crop(segments, x1, x2, width))
+            .adjust_cell_length(width, base_style)
+            .simplify()
+        )
+
+    def _unplaced_cell(
+        self,
+        row_key: RowKey,
+        column_index: int,
+        cell: Text,
+        base_style: Style,
+        width: int,
+        cursor: bool,
+        hover: bool,
+    ) -> list[Segment] | None:
+        """A body cell as `_render_cell` draws it, its meta without the row's index; None
+        for a cell that is not a one-line `Text` (the line then takes DataTable's way)."""
+        column_key = self._column_locations.get_key(column_index)
+        key = (
+            row_key,
+            column_key,
+            column_index,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+            self.cursor_foreground_priority,
+            self.cursor_background_priority,
+        )
+        kept = self._unplaced.get(key)
+        if kept is not None and kept[0] is cell:
+            return kept[1]
+        content = (
+            self._content(row_key, column_key, cell, width) if column_key is not None else None
+        )
+        component_style, post_style = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover,
+            cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )
+        if content is None:
+            return None
+        pre_style = base_style + _column_meta(column_index) + component_style
+        segments = list(Segment.apply_style(content, pre_style, post_style))
+        if len(self._unplaced) >= RENDERED_CELLS:
+            self._unplaced.clear()
+        self._unplaced[key] = (cell, segments)
+        return segments
 
     def _render_line_in_row(
         self,
