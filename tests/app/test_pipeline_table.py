@@ -240,3 +240,24 @@ async def test_lines_drawn_at_new_positions_are_datatables_lines() -> None:
                 lines_agree()
                 lines_agree()  # from the kept lines
         assert table._lines  # the lines were kept between orders
+
+
+async def test_a_click_lands_on_the_row_under_the_mouse_after_a_reorder() -> None:
+    """The mouse finds rows by the meta on each drawn segment, which the kept lines get
+    when they are placed."""
+    app = Holder()
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(PipelineTable)
+        names = [f"r{index}" for index in range(6)]
+        for name in names:
+            table.put_row(name, {"c0": Text(name), "c1": Text("waiting")})
+        table.show(names)
+        await pilot.pause()
+        table.show(list(reversed(names)))  # the kept lines move
+        await pilot.pause()
+        await pilot.click(PipelineTable, offset=(3, 3))  # line 3: the header, then r5, r4, r3
+        await pilot.pause()
+        assert table.cursor_key == "r3"
+        await pilot.hover(PipelineTable, offset=(30, 5))
+        await pilot.pause()
+        assert table.hover_coordinate.row == 4
