@@ -47,8 +47,20 @@ Decisions recorded here:
 - [I] A production profile (`Settings.production`) sets the class `-production` on the app:
   the status bar of every screen takes the error colour as its background, a banner no one
   mistakes for another account.
-- The watcher starts after the first refresh (`call_after_refresh`): aiobotocore is imported
-  by its first call and must not delay the first frame.
+- [I] The first frame comes first. Before it the process imports Textual, this module and
+  what composing the pipelines list takes (`screens.pipelines`, `widgets.status_bar`,
+  `messages`, `watched`; no pydantic model, nothing of `tui.aws`): the list, empty, says it
+  is loading and its status bar "connecting…". Right after it (`call_after_refresh`,
+  `_start_watching`) the app builds its watchers, which imports `tui.aws.watch` and the model,
+  hands their status to the status bars and runs them; aiobotocore comes later still, with
+  the watchers' first call. `make_app` gives the app a factory per watcher, not a watcher;
+  `watcher`, `watch_status` and `watched.watchers` build them at first use if anything asks
+  before the first frame is out (the tests do, before and while the app runs). Imported when
+  first needed as well: the pipeline screen (`open_pipeline`), the command palette's
+  providers (`COMMANDS` holds callables that import them), the notifier (the first change).
+  The settings (pydantic) are loaded before the app starts, by the command: a broken config
+  file must stop it with a message before the terminal is taken over.
+  `tests/app/test_startup.py` checks what is imported by the first frame.
 - [I] With several contexts a notification's title starts with its context's label, and a
   problem is notified once per context until that context's problems clear: an expired SSO
   token in one account is said once and never hides the others' state.
@@ -66,8 +78,8 @@ import importlib
 import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
-from functools import partial
-from typing import Any, ClassVar
+from functools import cached_property, partial
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
 from textual.app import App
@@ -76,42 +88,49 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tui.app.collector import IdleCollector
-from tui.app.commands import ContextCommands, PipelineCommands
-from tui.app.contexts import WatchContext
 from tui.app.messages import (
-    ActionRef,
     OpenArtifacts,
     OpenHistory,
     OpenLogs,
     OpenPipeline,
     ProblemOccurred,
 )
-from tui.app.notifier import Notifier
-from tui.app.screens.pipeline import PipelineScreen
 from tui.app.screens.pipelines import PipelinesScreen
-from tui.app.settings import Settings
 from tui.app.watched import WatchedContexts
-from tui.app.widgets.context_health import ContextHealth
 from tui.app.widgets.status_bar import StatusBar
-from tui.aws.budget import BudgetSettings
-from tui.aws.errors import ClientProblem, ProblemKind
-from tui.aws.reconcile import ReconcileSettings
-from tui.aws.session import ConnectionSettings
-from tui.aws.watch import Watcher, WatchStatus
-from tui.model.fleet import FleetView, scoped
-from tui.model.view import WorkspaceView
+
+if TYPE_CHECKING:
+    # Imported where they are used, after the first frame (see the module docstring).
+    from textual.command import Provider
+
+    from tui.app.contexts import WatchContext
+    from tui.app.messages import ActionRef
+    from tui.app.notifier import Notifier
+    from tui.app.settings import Settings
+    from tui.app.widgets.context_health import ContextHealth
+    from tui.aws.budget import BudgetSettings
+    from tui.aws.errors import ClientProblem
+    from tui.aws.reconcile import ReconcileSettings
+    from tui.aws.session import ConnectionSettings
+    from tui.aws.watch import Watcher, WatchStatus
+    from tui.model.fleet import FleetView
+    from tui.model.view import WorkspaceView
 
 ScreenFactory = Callable[[Any], Screen[Any]]
 Clock = Callable[[], datetime]
+WatcherFactory = Callable[[], "Watcher"]
 
-WARNING_KINDS = frozenset({ProblemKind.THROTTLED, ProblemKind.NOT_FOUND, ProblemKind.READ_ONLY})
 NOTIFY_SECONDS = 8.0
 QUIT_GRACE_SECONDS = 3.0
 """How long quitting waits for the watchers to hand back the events queue's messages."""
 
 
 def severity_of(problem: ClientProblem) -> SeverityLevel:
-    return "warning" if problem.kind in WARNING_KINDS else "error"
+    """Throttling, a missing resource and read-only refusals warn; the rest are errors."""
+    from tui.aws.errors import ProblemKind
+
+    warning = (ProblemKind.THROTTLED, ProblemKind.NOT_FOUND, ProblemKind.READ_ONLY)
+    return "warning" if problem.kind in warning else "error"
 
 
 def utc_now() -> datetime:
@@ -129,12 +148,26 @@ def lazy_screen(module: str, name: str) -> ScreenFactory:
     return build
 
 
+def pipeline_commands() -> type[Provider]:
+    """The palette's pipelines (`COMMANDS` calls this when the palette opens)."""
+    from tui.app.commands import PipelineCommands
+
+    return PipelineCommands
+
+
+def context_commands() -> type[Provider]:
+    """The palette's context switches (`COMMANDS` calls this when the palette opens)."""
+    from tui.app.commands import ContextCommands
+
+    return ContextCommands
+
+
 class PipetopApp(App[None]):
     """Watch and control CodePipeline pipelines (see the module docstring)."""
 
     CSS_PATH = "pipetop.tcss"
     TITLE = "pipetop"
-    COMMANDS = App.COMMANDS | {PipelineCommands, ContextCommands}
+    COMMANDS = App.COMMANDS | {pipeline_commands, context_commands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="quit"),
         Binding("question_mark", "help", "Help", id="help"),
@@ -152,36 +185,85 @@ class PipetopApp(App[None]):
     def __init__(
         self,
         settings: Settings,
-        watcher: Watcher,
+        watcher: WatcherFactory | None = None,
         *,
         clock: Clock = utc_now,
-        contexts: Sequence[tuple[WatchContext, Watcher]] = (),
+        contexts: Sequence[tuple[WatchContext, WatcherFactory]] = (),
     ) -> None:
+        """`watcher` builds the one watcher; with several `contexts`, each context's factory
+        builds its watcher (and `watcher` is not used). They are called once, after the first
+        frame or at the first use of `watcher` (see the module docstring)."""
         super().__init__()
         self.settings = settings
-        self.watcher = watcher
-        """The watcher of the context in front (the only one with one context)."""
         self.clock = clock
-        self.notifier = Notifier(self, settings.notify)
-        """Announces approvals now waiting and failed executions (`tui.app.notifier`)."""
         self.screen_factories: dict[str, ScreenFactory] = dict(self.SCREEN_FACTORIES)
-        self.watch_status: WatchStatus = watcher.status
+        self._new_watcher = watcher
+        self._watcher: Watcher | None = None
+        self._watch_status: WatchStatus | None = None
         self._notified: set[tuple[str, str, str | None, str | None]] = set()
-        self.watched = WatchedContexts(contexts)
+        self.watched = WatchedContexts(
+            [
+                (context, partial(self._context_watcher, context.label, build))
+                for context, build in contexts
+            ]
+        )
         """The contexts watched at once (empty or one: the single-context app)."""
+        if watcher is None and not self.watched.several:
+            raise TypeError("PipetopApp needs a watcher factory (or several contexts)")
         self._watching_ended = asyncio.Event()
         """Set when `keep_watching` has returned (its watchers closed their feeds)."""
         self._watching = False
         self.collector = IdleCollector()
         """Full garbage collections at quiet moments (`tui.app.collector`)."""
         self._notified_in: dict[str, set[tuple[str, str, str | None, str | None]]] = {}
+
+    @property
+    def watcher(self) -> Watcher:
+        """The watcher of the context in front (the only one with one context)."""
+        return self._build_watchers() if self._watcher is None else self._watcher
+
+    @watcher.setter
+    def watcher(self, watcher: Watcher) -> None:
+        self._watcher = watcher
+
+    @property
+    def watch_status(self) -> WatchStatus:
+        """The latest status of the context in front."""
+        if self._watch_status is None:
+            self._build_watchers()
+            assert self._watch_status is not None
+        return self._watch_status
+
+    @watch_status.setter
+    def watch_status(self, status: WatchStatus) -> None:
+        self._watch_status = status
+
+    def _build_watchers(self) -> Watcher:
+        """Every context's watcher, wired to the app; the one in front."""
         if self.watched.several:
-            for label, each in self.watched.watchers.items():
-                each.on_change = partial(self._context_changed, label)
-                each.on_status = partial(self._context_status, label)
+            label = self.watched.focused or self.watched.labels[0]
+            watcher, status = self.watched.watchers[label], self.watched.statuses[label]
         else:
+            assert self._new_watcher is not None  # checked by __init__
+            watcher = self._new_watcher()
             watcher.on_change = self._workspace_changed
             watcher.on_status = self._status_changed
+            status = watcher.status
+        self._watcher, self._watch_status = watcher, status
+        return watcher
+
+    def _context_watcher(self, label: str, build: WatcherFactory) -> Watcher:
+        watcher = build()
+        watcher.on_change = partial(self._context_changed, label)
+        watcher.on_status = partial(self._context_status, label)
+        return watcher
+
+    @cached_property
+    def notifier(self) -> Notifier:
+        """Announces approvals now waiting and failed executions (`tui.app.notifier`)."""
+        from tui.app.notifier import Notifier
+
+        return Notifier(self, self.settings.notify)
 
     @property
     def workspace(self) -> WorkspaceView:
@@ -219,7 +301,16 @@ class PipetopApp(App[None]):
                 contexts=self.watched.labels if self.watched.several else (),
             )
         )
-        self.call_after_refresh(self.keep_watching)
+        self.call_after_refresh(self._start_watching)
+
+    def _start_watching(self) -> None:
+        """After the first frame: build the watchers, show their status, run them."""
+        status = self.watch_status
+        if self.watched.several:
+            self._show_statuses()
+        else:
+            self._show_status(status)
+        self.keep_watching()
 
     @work(group="watch", exclusive=True, exit_on_error=False)
     async def keep_watching(self) -> None:
@@ -266,13 +357,16 @@ class PipetopApp(App[None]):
         if status.pipelines_listed:
             # What exists once the first list is in lives as long as the app (`collector`).
             self.collector.freeze_startup()
-        for screen in self.screen_stack:
-            for bar in screen.query(StatusBar):
-                bar.status = status
+        self._show_status(status)
         if status.problem is None:
             self._notified.clear()
         else:
             self.report_problem(status.problem)
+
+    def _show_status(self, status: WatchStatus) -> None:
+        for screen in self.screen_stack:
+            for bar in screen.query(StatusBar):
+                bar.status = status
 
     def report_problem(self, problem: ClientProblem, *, context: str | None = None) -> None:
         """Show a problem as a notification, once until problems clear (per context)."""
@@ -297,6 +391,8 @@ class PipetopApp(App[None]):
     def _context_changed(self, label: str, names: frozenset[str]) -> None:
         """One context's pipelines changed: the list gets their keys, that context's screens
         their names, other contexts' screens nothing."""
+        from tui.model.fleet import scoped
+
         self.notifier.workspace_changed(self.watched.watchers[label].workspace, context=label)
         self._fan_out(label, names, frozenset(scoped(label, name) for name in names))
 
@@ -322,6 +418,8 @@ class PipetopApp(App[None]):
         self._show_statuses()
         if moved:
             # The account and region columns of its rows.
+            from tui.model.fleet import scoped
+
             workspace = self.watched.watchers[label].workspace
             names = frozenset(workspace.pipelines)
             keys = frozenset(scoped(label, name) for name in names)
@@ -344,9 +442,18 @@ class PipetopApp(App[None]):
                 else:
                     bar.contexts = health
 
+    def status_for(self, screen: Screen[Any]) -> WatchStatus | None:
+        """What a new status bar on `screen` starts from: the status of the context in front
+        (a screen's own: the app puts its context in front before pushing it); None before
+        the watchers exist (the first frame)."""
+        return self._watch_status
+
     def health_for(self, screen: Screen[Any]) -> tuple[ContextHealth, ...]:
-        """What a new status bar on `screen` shows of every context (nothing: its status)."""
+        """What a new status bar on `screen` shows of every context (nothing: its status, or
+        nothing yet before the watchers exist)."""
         if not self.watched.several or self.watched.shown is not None:
+            return ()
+        if not self.watched.built:
             return ()
         if self.watched.context_of(screen) is not None:
             return ()
@@ -405,6 +512,8 @@ class PipetopApp(App[None]):
     def open_pipeline(self, name: str) -> None:
         """Push the pipeline screen of `name` (a list key `context/name` with several
         contexts), with its context's watcher."""
+        from tui.app.screens.pipeline import PipelineScreen
+
         context: str | None = None
         if self.watched.several:
             context, name = self.watched.locate(name, self.screen)
@@ -517,6 +626,8 @@ class PipetopApp(App[None]):
 
 
 def reconcile_settings(settings: Settings) -> ReconcileSettings:
+    from tui.aws.reconcile import ReconcileSettings
+
     poll = settings.poll
     return ReconcileSettings(
         poll_interval=poll.interval,
@@ -534,6 +645,8 @@ def budget_settings(settings: Settings) -> BudgetSettings | None:
     picks its connection's default (none on the local endpoint, `tui.aws.watch`)."""
     if "budget" not in settings.model_fields_set:
         return None
+    from tui.aws.budget import BudgetSettings
+
     budget = settings.budget
     return BudgetSettings(rate=budget.rate, burst=budget.burst, backoff_max=budget.backoff_max)
 
@@ -551,6 +664,28 @@ def one_context(settings: Settings, context: WatchContext) -> tuple[ConnectionSe
     return context.connection, settings.model_copy(update=update) if update else settings
 
 
+def new_watcher(
+    settings: Settings,
+    connection: ConnectionSettings | None,
+    clock: Clock,
+    *,
+    events_queue: str | None,
+    read_only: bool,
+) -> Watcher:
+    """A watcher with the settings' intervals and budget (what the app's factories call)."""
+    from tui.aws.watch import Watcher
+
+    return Watcher(
+        connection,
+        events_queue=events_queue,
+        read_only=read_only,
+        reconcile=reconcile_settings(settings),
+        budget=budget_settings(settings),
+        list_interval=settings.poll.pipelines,
+        now=clock,
+    )
+
+
 def several_contexts_app(
     settings: Settings, contexts: Sequence[WatchContext], clock: Clock
 ) -> PipetopApp:
@@ -558,19 +693,18 @@ def several_contexts_app(
     watched = [
         (
             context,
-            Watcher(
+            partial(
+                new_watcher,
+                settings,
                 context.connection,
+                clock,
                 events_queue=context.events_queue,
                 read_only=settings.read_only or context.read_only,
-                reconcile=reconcile_settings(settings),
-                budget=budget_settings(settings),
-                list_interval=settings.poll.pipelines,
-                now=clock,
             ),
         )
         for context in contexts
     ]
-    return PipetopApp(settings, watched[0][1], clock=clock, contexts=watched)
+    return PipetopApp(settings, clock=clock, contexts=watched)
 
 
 def make_app(
@@ -583,7 +717,10 @@ def make_app(
     """The app for the CLI and the tests: settings (layered by `load_settings`), where to
     connect (one `connection`, or the `contexts` to watch at once: `tui.app.contexts`), and
     the clock every age and elapsed time is measured with."""
-    settings = settings or Settings()
+    if settings is None:
+        from tui.app.settings import Settings
+
+        settings = Settings()
     if len(contexts) > 1:
         return several_contexts_app(settings, contexts, clock)
     if contexts:
@@ -591,13 +728,12 @@ def make_app(
     # The profile's table ([profiles.<name>]: production, read_only) applies from here on.
     profile = (connection.profile if connection else None) or os.environ.get("AWS_PROFILE")
     settings = settings.for_profile(profile or os.environ.get("AWS_DEFAULT_PROFILE"))
-    watcher = Watcher(
+    watcher = partial(
+        new_watcher,
+        settings,
         connection,
+        clock,
         events_queue=settings.events_queue,
         read_only=settings.read_only,
-        reconcile=reconcile_settings(settings),
-        budget=budget_settings(settings),
-        list_interval=settings.poll.pipelines,
-        now=clock,
     )
     return PipetopApp(settings, watcher, clock=clock)

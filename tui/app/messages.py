@@ -9,11 +9,14 @@ decides (`PipetopApp.open_pipeline`, `open_logs`, `open_artifacts`, `open_histor
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from tui.aws.errors import ClientProblem
-from tui.model.projection import ActionView
+if TYPE_CHECKING:
+    # Annotations only: the first frame imports these messages, not the model or tui.aws.
+    from tui.aws.errors import ClientProblem
+    from tui.model.projection import ActionView
 
 
 @dataclass(frozen=True)

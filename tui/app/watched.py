@@ -10,6 +10,9 @@ Decisions recorded here:
 
 - Screens are bound to a context when the app pushes them (`bind`), in a weak map: a popped
   screen is forgotten with it. An unbound screen (the list, help) speaks for every context.
+- The watchers are built at first use of `watchers` or `statuses` (the app builds them after
+  its first frame: `tui.aws.watch` brings the model), from one factory per context; what the
+  first frame needs (`labels`, `several`) comes from the contexts alone.
 - [I] A plain pipeline name (no `/`) means a pipeline of the context in front (the bound
   screen's, else the one last opened or switched to); a key `context/name` names its context
   (`locate`). So the list and the palette hand keys, a pipeline screen hands plain names,
@@ -18,23 +21,26 @@ Decisions recorded here:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
-from tui.app.contexts import WatchContext
 from tui.app.widgets.context_health import ContextHealth
-from tui.aws.watch import Watcher, WatchStatus
-from tui.model.fleet import ContextPlace, FleetView, split_key
+
+if TYPE_CHECKING:
+    from tui.app.contexts import WatchContext
+    from tui.aws.watch import Watcher, WatchStatus
+    from tui.model.fleet import FleetView
 
 
 class WatchedContexts:
     """Watchers by context label, their latest statuses, and screen bindings."""
 
-    def __init__(self, entries: Sequence[tuple[WatchContext, Watcher]]) -> None:
+    def __init__(self, entries: Sequence[tuple[WatchContext, Callable[[], Watcher]]]) -> None:
         self.contexts: dict[str, WatchContext] = {c.label: c for c, _ in entries}
-        self.watchers: dict[str, Watcher] = {c.label: w for c, w in entries}
-        self.statuses: dict[str, WatchStatus] = {c.label: w.status for c, w in entries}
+        self._factories = {c.label: factory for c, factory in entries}
+        self._watchers: dict[str, Watcher] | None = None
+        self._statuses: dict[str, WatchStatus] = {}
         self.focused: str | None = next(iter(self.contexts), None)
         """The context in front: the one last opened or switched to (the first at start)."""
         self.shown: str | None = None
@@ -42,15 +48,40 @@ class WatchedContexts:
         self._screens: WeakKeyDictionary[Any, str] = WeakKeyDictionary()
 
     @property
+    def built(self) -> bool:
+        """Whether the watchers exist (see the module docstring)."""
+        return self._watchers is not None
+
+    @property
+    def watchers(self) -> dict[str, Watcher]:
+        """Every context's watcher by label (built at the first use)."""
+        return self._watchers if self._watchers is not None else self._build()
+
+    @property
+    def statuses(self) -> dict[str, WatchStatus]:
+        """Every context's latest status by label."""
+        if self._watchers is None:
+            self._build()
+        return self._statuses
+
+    def _build(self) -> dict[str, Watcher]:
+        watchers = {label: build() for label, build in self._factories.items()}
+        self._statuses = {label: each.status for label, each in watchers.items()}
+        self._watchers = watchers
+        return watchers
+
+    @property
     def several(self) -> bool:
-        return len(self.watchers) > 1
+        return len(self.contexts) > 1
 
     @property
     def labels(self) -> tuple[str, ...]:
-        return tuple(self.watchers)
+        return tuple(self.contexts)
 
     def fleet(self) -> FleetView:
         """Every context's workspace and where it is, as the merged list shows them."""
+        from tui.model.fleet import ContextPlace, FleetView
+
         return FleetView.of(
             {label: watcher.workspace for label, watcher in self.watchers.items()},
             {
@@ -73,6 +104,8 @@ class WatchedContexts:
 
     def locate(self, key: str, front: Any) -> tuple[str | None, str]:
         """(context, pipeline name) of a list key or a plain name (see the module docstring)."""
+        from tui.model.fleet import split_key
+
         located = split_key(key)
         if located is not None and located[0] in self.watchers:
             return located

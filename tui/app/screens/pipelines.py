@@ -39,7 +39,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Final, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
 
 from rich.text import Text
 from textual import on
@@ -54,18 +54,48 @@ from tui.app.widgets.glyphs import Palette, look
 from tui.app.widgets.masking import mask
 from tui.app.widgets.pipeline_table import PipelineTable
 from tui.app.widgets.status_bar import StatusBar
-from tui.model.derived import (
-    current_stage,
-    execution_elapsed,
-    failed_stage,
-    first_line,
-    humanize_age,
-    humanize_duration,
-    pending_approvals,
-    short_revision,
-)
-from tui.model.fleet import FleetView, split_key
-from tui.model.view import PipelineView, WorkspaceView
+
+if TYPE_CHECKING:
+    from tui.model.derived import (
+        current_stage,
+        execution_elapsed,
+        failed_stage,
+        first_line,
+        humanize_age,
+        humanize_duration,
+        pending_approvals,
+        short_revision,
+    )
+    from tui.model.fleet import FleetView, split_key
+    from tui.model.view import PipelineView, WorkspaceView
+else:
+    # The first frame imports this screen, not the model (pydantic): these names import it
+    # at their first use, once the app's watchers have loaded it (`tui.app.deferred`).
+    from tui.app.deferred import deferred
+
+    (
+        current_stage,
+        execution_elapsed,
+        failed_stage,
+        first_line,
+        humanize_age,
+        humanize_duration,
+        pending_approvals,
+        short_revision,
+    ) = deferred(
+        globals(),
+        "tui.model.derived",
+        "current_stage",
+        "execution_elapsed",
+        "failed_stage",
+        "first_line",
+        "humanize_age",
+        "humanize_duration",
+        "pending_approvals",
+        "short_revision",
+    )
+    FleetView, split_key = deferred(globals(), "tui.model.fleet", "FleetView", "split_key")
+    (WorkspaceView,) = deferred(globals(), "tui.model.view", "WorkspaceView")
 
 SortMode = Literal["name", "status", "recency"]
 SORTS: Final[tuple[SortMode, ...]] = ("name", "status", "recency")
@@ -150,7 +180,9 @@ class PipelinesScreen(Screen[None]):
         """The one context whose rows are shown (None: every context's)."""
         self.sort_mode: SortMode = "name"
         self.filter_text = ""
-        self.workspace: WorkspaceView | FleetView = WorkspaceView()
+        self.workspace: WorkspaceView | FleetView | None = None
+        """What the app last handed (None until the first list: the first frame is drawn
+        before the model is imported)."""
         self.listed = False
         self._rows: dict[str, _Row] = {}
         self._order: list[str] = []
@@ -217,7 +249,7 @@ class PipelinesScreen(Screen[None]):
         self._sorted = None
         with self.app.batch_update():
             for name in list(names):
-                view = self.workspace.pipeline(name)
+                view = self.workspace.pipeline(name) if self.workspace is not None else None
                 if view is None:
                     self._rows.pop(name, None)
                     table.forget_row(name)
@@ -394,13 +426,13 @@ class PipelinesScreen(Screen[None]):
 
     def _show_summary(self) -> None:
         palette = self.palette
-        workspace: WorkspaceView | FleetView = self.workspace
+        workspace: WorkspaceView | FleetView | None = self.workspace
         total = len(self._rows)
         if self.shown_context is not None and isinstance(workspace, FleetView):
             workspace = workspace.workspaces.get(self.shown_context) or WorkspaceView()
             total = len(workspace.pipelines)
         summary = Text(no_wrap=True, overflow="ellipsis")
-        if not self.listed:
+        if not self.listed or workspace is None:
             summary.append("Loading pipelines…", style=palette.style("muted"))
         else:
             summary.append(f"{total} pipeline{'s' if total != 1 else ''}", style="bold")

@@ -21,12 +21,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 from tui.app.widgets.glyphs import Palette
-from tui.aws.errors import ProblemKind
-from tui.aws.watch import WatchStatus
+
+if TYPE_CHECKING:
+    from tui.aws.watch import WatchStatus
 
 SEPARATOR = " │ "
 
@@ -42,6 +44,8 @@ class ContextHealth:
 
 def health_glyph(status: WatchStatus) -> tuple[str, str]:
     """(glyph, tone) of a context's health."""
+    from tui.aws.errors import ProblemKind  # loaded with the watcher that made `status`
+
     problem = status.problem
     if problem is not None and problem.kind == ProblemKind.THROTTLED:
         return "▲", "warning"

@@ -14,6 +14,10 @@ are counted after the feed ("3 malformed skipped").
 Decisions recorded here:
 
 - The clock is the app's (`app.clock()`, injectable), so snapshot tests see a fixed age.
+- A bar starts from `app.status_for(screen)`: None on the first frame, which is painted
+  before the app builds its watchers (`tui.app.app`), so it says "connecting…" until the app
+  hands it the watcher's status right after. Nothing here imports the client layer or the
+  model before then (the age's words come from `tui.model.derived` once there is an age).
 - [I] Times of day are shown in local time (what the user's wall clock says); ages are
   differences, the same in any zone.
 - Several contexts: the app sets `contexts` (`ContextHealth` per context) on the merged
@@ -29,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.reactive import reactive
@@ -36,16 +41,17 @@ from textual.widget import Widget
 
 from tui.app.widgets.context_health import ContextHealth, render_health
 from tui.app.widgets.glyphs import Palette
-from tui.aws.feed import FeedMode
-from tui.aws.watch import WatchStatus
-from tui.model.derived import humanize_age
+
+if TYPE_CHECKING:
+    from tui.aws.watch import WatchStatus
 
 SEPARATOR = " │ "
 _FEED_GLYPHS = {
-    FeedMode.LIVE: ("●", "success"),
-    FeedMode.POLLING: ("↻", "info"),
-    FeedMode.DEGRADED: ("▲", "warning"),
-    FeedMode.CONNECTING: ("…", "muted"),
+    # By `tui.aws.feed.FeedMode`'s values (a StrEnum: its members look these up).
+    "live": ("●", "success"),
+    "polling": ("↻", "info"),
+    "degraded": ("▲", "warning"),
+    "connecting": ("…", "muted"),
 }
 
 
@@ -72,9 +78,11 @@ class StatusBar(Widget):
         self._age_reading = ""
 
     def on_mount(self) -> None:
-        # A bar mounted after the last status change starts from the app's current one.
-        if self.status is None:
-            self.status = getattr(self.app, "watch_status", None)
+        # A bar mounted after the last status change starts from the app's current one (none
+        # before the app's watchers exist: the first frame says "connecting…").
+        status_for = getattr(self.app, "status_for", None)
+        if self.status is None and status_for is not None:
+            self.status = status_for(self.screen)
         health = getattr(self.app, "health_for", None)
         if health is not None and not self.contexts:
             self.contexts = tuple(health(self.screen))
@@ -82,6 +90,8 @@ class StatusBar(Widget):
 
     def _tick(self) -> None:
         """Redraw when the age reads differently ("5s ago" -> "6s ago"), not every second."""
+        from tui.model.derived import humanize_age  # loaded by the watcher by then
+
         status = self.status
         reading = (
             humanize_age(status.last_update, self._now())
@@ -163,6 +173,8 @@ class StatusBar(Widget):
             return text
         if status.last_update is None:
             return Text("loading…", style=palette.style("muted"))
+        from tui.model.derived import humanize_age
+
         age = humanize_age(status.last_update, self._now())
         return Text("updated " + age, style=palette.style("muted"))
 
