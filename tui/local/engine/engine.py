@@ -21,6 +21,9 @@ Decisions [I] made here (see also scheduler.py):
   finishing its running actions answers StageNotRetryableException.
 - The first stage has no inbound transition: disabling it is a ValidationException.
 - RollbackStage's checks and the rollback execution's behaviour: see rollback.py.
+- A stage's onFailure (automatic retry, automatic rollback): see scheduler.py and
+  rollback.py. Stage conditions, which the engine does not evaluate, are refused by
+  CreatePipeline and UpdatePipeline: see unsupported.py.
 """
 
 from __future__ import annotations
@@ -42,10 +45,11 @@ from tui.local.engine.records import (
     PipelineRuntime,
     TransitionRecord,
 )
-from tui.local.engine.rollback import start_rollback
+from tui.local.engine.rollback import start_automatic_rollback, start_rollback
 from tui.local.engine.runner import ActionRunner
-from tui.local.engine.scheduler import Scheduler
+from tui.local.engine.scheduler import MANUAL_STAGE_RETRY, Scheduler
 from tui.local.engine.state import EngineState
+from tui.local.engine.unsupported import refuse_unsupported
 from tui.model.declaration import PipelineDeclaration, parse_pipeline
 from tui.model.errors import (
     ActionNotFoundException,
@@ -90,7 +94,11 @@ class PipelineEngine:
         self.custom_types = custom_types
         self.jobs = jobs
         self.scheduler = Scheduler(state)
+        self.scheduler.roll_back = self._roll_back_on_failure
         self.runner = ActionRunner(state, self.scheduler, objects, logs, providers, data_dir)
+
+    def _roll_back_on_failure(self, execution: ExecutionRecord, stage_name: str) -> None:
+        start_automatic_rollback(self.state, self.scheduler, execution, stage_name)
 
     # Life cycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -134,6 +142,7 @@ class PipelineEngine:
     def _checked(self, data: Any) -> PipelineDeclaration:
         declaration = parse_pipeline(data)
         validate_pipeline(declaration, find_type=self.custom_types.find)
+        refuse_unsupported(declaration)
         return declaration
 
     def _ensure_artifact_buckets(self, declaration: PipelineDeclaration) -> None:
@@ -468,7 +477,7 @@ class PipelineEngine:
             raise StageNotRetryableException(
                 f"Execution '{execution_id}' is {execution.status}; only a Failed or Stopped execution can be retried"
             )
-        self.scheduler.retry_stage(execution, stage, mode, "ManualStageRetry")
+        self.scheduler.retry_stage(execution, stage, mode, MANUAL_STAGE_RETRY)
         state.commit()
         return execution.id
 

@@ -57,9 +57,6 @@ class StageLane:
     waiting: list[str] = field(default_factory=list)
     # Action name -> its most recent action execution id, whatever the execution.
     action_latest: dict[str, str] = field(default_factory=dict)
-    auto_retry_attempts: int = 0
-    manual_retry_attempts: int = 0
-    latest_retry_trigger: str | None = None
 
 
 @dataclass
@@ -86,6 +83,10 @@ class StageRun:
     to_run: list[str] = field(default_factory=list)
     # Action name -> latest action execution id in this execution.
     actions: dict[str, str] = field(default_factory=dict)
+    # GetPipelineState's retryStageMetadata of this passage: retries by trigger, and the last.
+    auto_retry_attempts: int = 0
+    manual_retry_attempts: int = 0
+    latest_retry_trigger: str | None = None
 
 
 @dataclass
@@ -195,10 +196,14 @@ def action_run_from_json(data: dict[str, Any]) -> ActionRun:
     return ActionRun(**data)
 
 
+_LANE_FIELDS = frozenset(f.name for f in dataclasses.fields(StageLane))
+
+
 def runtime_from_json(data: dict[str, Any]) -> PipelineRuntime:
     lanes = {}
     for stage, lane in data.get("lanes", {}).items():
-        lane = dict(lane)
+        # Data dirs of earlier versions kept retry counters on the lane (now on StageRun).
+        lane = {k: v for k, v in lane.items() if k in _LANE_FIELDS}
         lane["inbound"] = TransitionRecord(**lane.get("inbound", {}))
         lane["outbound"] = TransitionRecord(**lane.get("outbound", {}))
         lanes[stage] = StageLane(**lane)

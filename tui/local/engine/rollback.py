@@ -1,6 +1,7 @@
 """RollbackStage: a new execution that reruns one stage with what an earlier execution ran.
 
     execution = start_rollback(state, scheduler, "web", "Deploy", target_id, caller)
+    execution = start_automatic_rollback(state, scheduler, failed_execution, "Deploy")
 
 The rollback execution has `executionType ROLLBACK`, trigger `ManualRollback` (caller ARN as
 detail) and `rollbackMetadata.rollbackTargetPipelineExecutionId`. It starts with the target's
@@ -36,7 +37,8 @@ Decisions [I] about the rollback execution itself:
 - It ends when the stage ends: Succeeded when the stage succeeds (it never moves on to the
   following stages), Failed/Stopped like any execution otherwise. A failed rollback can be
   retried with RetryStageExecution and still ends with its one stage.
-- Locks and waiting lines (SUPERSEDED, QUEUED): the rollback takes the stage's lock at once.
+- Locks and waiting lines (SUPERSEDED, QUEUED): the rollback takes the stage's lock at once,
+  when it is created, so an execution waiting in front of the stage cannot enter before it.
   It is accepted only while the stage is not running, so the lock is free; it bypasses the
   inbound/outbound transitions and any execution waiting in front of the stage (an operator's
   direct act on the stage, not traffic arriving from the stage before). It never joins a
@@ -50,6 +52,29 @@ Decisions [I] about the rollback execution itself:
   `sourceRevisions`/`artifactRevisions` are the target's. A succeeded rollback appears under
   the `succeededInStage` filter of its stage (it did succeed there) but is refused as a
   target, as above.
+
+Automatic rollback (a stage declaring `onFailure: {result: ROLLBACK}`; reference 3.8 and the
+automatic-rollback guide: "When the stage fails, the stage is rolled back to the most recent
+successful execution", which must have started on the current pipeline version): when an
+execution fails in such a stage, the scheduler ends the stage and the execution Failed and
+then calls `start_automatic_rollback`, which starts a rollback exactly as RollbackStage does,
+with trigger `AutomatedRollback`. Decisions [I]:
+
+- The target is the newest execution (in start order, as ListPipelineExecutions lists them)
+  of the current pipeline version that succeeded in the stage. When that is itself a
+  rollback, its own target is taken: that is what the stage last ran successfully, and a
+  rollback can never be a target.
+- `triggerDetail` is the id of the execution whose failure started the rollback (AWS
+  documents no value; a caller ARN would name nobody).
+- No rollback is started, and the failure stands, when no such execution exists (the stage
+  has never succeeded on this version: AWS rolls back "only after there is a successful
+  pipeline execution in the pipeline stage"), or when the failed execution is itself a
+  rollback (rolling a failed rollback back again could repeat forever). The failed
+  execution's `statusSummary` then says why; when a rollback starts, it names the rollback
+  and its target.
+- The rollback's own events are those of any rollback: pipeline STARTED with
+  `execution-trigger` trigger-type AutomatedRollback, then its stage, actions and end. They
+  follow the failed execution's stage FAILED and pipeline FAILED.
 """
 
 from __future__ import annotations
@@ -61,6 +86,7 @@ from tui.local.engine.records import ExecutionRecord
 from tui.local.engine.scheduler import Scheduler
 from tui.local.engine.state import EngineState
 from tui.model.errors import (
+    AwsError,
     ConflictException,
     PipelineExecutionOutdatedException,
     StageNotFoundException,
@@ -70,6 +96,7 @@ from tui.model.errors import (
 
 ROLLBACK = "ROLLBACK"
 MANUAL_ROLLBACK = "ManualRollback"
+AUTOMATED_ROLLBACK = "AutomatedRollback"
 
 
 def _stage_busy(state: EngineState, name: str, stage_name: str) -> ExecutionRecord | None:
@@ -164,6 +191,9 @@ def start_rollback(
         rollback_target=target.id,
     )
     state.add_execution(execution)
+    runtime = state.runtime(name)
+    runtime.lane(stage_name).occupant = execution.id
+    state.mark_runtime(runtime)
     state.pipeline_event(
         execution,
         "STARTED",
@@ -171,3 +201,55 @@ def start_rollback(
     )
     scheduler.pump(name)
     return execution
+
+
+def last_good_execution(state: EngineState, name: str, stage_name: str) -> ExecutionRecord | None:
+    """The execution an automatic rollback of the stage returns to, if any (see above)."""
+    version = state.pipeline(name).version
+
+    def succeeded(execution: ExecutionRecord | None) -> bool:
+        if execution is None or execution.pipeline_version != version:
+            return False
+        run = execution.stages.get(stage_name)
+        return run is not None and run.status == "Succeeded"
+
+    for execution in reversed(state.executions_by_pipeline.get(name, [])):
+        if not succeeded(execution):
+            continue
+        if execution.execution_type != ROLLBACK:
+            return execution
+        target = state.executions.get(execution.rollback_target or "")
+        if target is not None and succeeded(target):
+            return target
+    return None
+
+
+def start_automatic_rollback(
+    state: EngineState, scheduler: Scheduler, failed: ExecutionRecord, stage_name: str
+) -> ExecutionRecord | None:
+    """Roll the stage back after `failed` failed in it, or say in `failed`'s statusSummary why
+    not (no commit: the caller's entry point commits)."""
+    name = failed.pipeline_name
+    rollback: ExecutionRecord | None = None
+    if failed.execution_type == ROLLBACK:
+        note = f"No automatic rollback: execution {failed.id} is itself a rollback."
+    elif (target := last_good_execution(state, name, stage_name)) is None:
+        note = (
+            f"No automatic rollback: no execution succeeded in stage {stage_name} "
+            f"on version {state.pipeline(name).version} of the pipeline."
+        )
+    else:
+        try:
+            rollback = start_rollback(
+                state, scheduler, name, stage_name, target.id, failed.id, AUTOMATED_ROLLBACK
+            )
+        except AwsError as exc:
+            note = f"No automatic rollback: {exc.message}"
+        else:
+            note = (
+                f"Stage {stage_name} is being rolled back to execution {target.id} "
+                f"by execution {rollback.id}."
+            )
+    failed.status_summary = " ".join(filter(None, [failed.status_summary, note]))
+    state.mark_execution(failed)
+    return rollback

@@ -20,6 +20,18 @@ of the `ActionRunner`, which calls `action_finished` when they end; approvals wa
   running actions Abandoned and cancels their tasks (providers kill their process groups).
   [I] A pending manual approval is abandoned by either stop: a stop would otherwise wait on
   a person indefinitely.
+- A stage's `onFailure` decides what its failure does (stop and cancel come first: a stage
+  whose execution is stopping ends Stopped whatever failed in it):
+  FAIL, or none: the stage and its execution end Failed.
+  RETRY: the stage ends Failed (stage FAILED) and a new attempt starts at once through the
+  same path as RetryStageExecution, with `retryConfiguration.retryMode` (FAILED_ACTIONS when
+  none is given [I]) and trigger AutomatedStageRetry (stage RESUMED). The execution stays
+  InProgress throughout, so no pipeline event is sent [I]. One automatic attempt per
+  execution and stage (reference 3.6): when it fails too, the stage and the execution end
+  Failed, and a manual retry that fails later does not start another automatic one [I].
+  GetPipelineState's retryStageMetadata counts the attempts of the stage's latest execution.
+  ROLLBACK: the stage and its execution end Failed, then the engine's `roll_back` hook starts
+  an automatic rollback of the stage (rollback.py).
 - A ROLLBACK execution (rollback.py) runs its one stage and ends there; it passes gates and
   waiting lines and waits only for the stage's lock, never joining a waiting line.
 - UpdatePipeline: running actions of older versions finish, then their stage and execution
@@ -45,9 +57,17 @@ from tui.local.engine.variables import UnresolvedVariable, resolve_configuration
 from tui.model.declaration import ActionDeclaration, PipelineDeclaration, StageDeclaration
 
 DEFAULT_APPROVAL_TIMEOUT_MINUTES = 7 * 24 * 60
+# onFailure RETRY: how many automatic attempts a stage gets per execution, and the mode used
+# when the declaration names none.
+AUTOMATIC_RETRIES = 1
+DEFAULT_AUTOMATIC_RETRY_MODE = "FAILED_ACTIONS"
+AUTOMATED_STAGE_RETRY = "AutomatedStageRetry"
+MANUAL_STAGE_RETRY = "ManualStageRetry"
 
 StartTask = Callable[[ActionRun], None]
 CancelTask = Callable[[str], None]
+# Called with an execution that just failed in a stage declaring onFailure ROLLBACK.
+RollBack = Callable[[ExecutionRecord, str], None]
 
 
 class Scheduler:
@@ -56,6 +76,8 @@ class Scheduler:
         # Set by the engine once the runner exists (the runner calls back into us).
         self.start_task: StartTask = lambda run: None
         self.cancel_task: CancelTask = lambda run_id: None
+        # Set by the engine (rollback.py builds on the scheduler, so it cannot be imported).
+        self.roll_back: RollBack = lambda execution, stage: None
         self._timers: dict[str, Timer] = {}
         self._pumping: set[str] = set()
         self._again: set[str] = set()
@@ -215,14 +237,7 @@ class Scheduler:
                 if a.name in attempt_runs and attempt_runs[a.name].status != "Succeeded"
             ]
             if failed:
-                self._end_stage(execution, stage.name, "Failed")
-                first = failed[0]
-                reason = first.error_message or first.summary or first.status
-                self.end_execution(
-                    execution,
-                    "Failed",
-                    f"Action {first.action_name} in stage {stage.name} failed: {reason}",
-                )
+                self._stage_failed(execution, stage, stage_run, failed[0])
                 return True
             if not_started:
                 for action in not_started:
@@ -239,6 +254,28 @@ class Scheduler:
             execution.phase = "waiting"
             self.state.mark_execution(execution)
         return True
+
+    def _stage_failed(
+        self,
+        execution: ExecutionRecord,
+        stage: StageDeclaration,
+        stage_run: StageRun,
+        first: ActionRun,
+    ) -> None:
+        """End the stage Failed, then do what its `onFailure` says (see the module docstring)."""
+        reason = first.error_message or first.summary or first.status
+        summary = f"Action {first.action_name} in stage {stage.name} failed: {reason}"
+        self._end_stage(execution, stage.name, "Failed")
+        on_failure = stage.on_failure
+        result = (on_failure.result if on_failure else None) or "FAIL"
+        if result == "RETRY" and on_failure and stage_run.auto_retry_attempts < AUTOMATIC_RETRIES:
+            configured = on_failure.retry_configuration
+            mode = (configured.retry_mode if configured else None) or DEFAULT_AUTOMATIC_RETRY_MODE
+            self.retry_stage(execution, stage, mode, AUTOMATED_STAGE_RETRY)
+            return
+        self.end_execution(execution, "Failed", summary)
+        if result == "ROLLBACK":
+            self.roll_back(execution, stage.name)
 
     def _attempt_runs(
         self, execution: ExecutionRecord, stage: str, stage_run: StageRun
@@ -474,7 +511,11 @@ class Scheduler:
     def retry_stage(
         self, execution: ExecutionRecord, stage: StageDeclaration, mode: str, trigger: str
     ) -> None:
+        """Run a new attempt of a Failed or Stopped stage (`trigger` ManualStageRetry or
+        AutomatedStageRetry). The execution is RESUMED only if it had ended: an automatic
+        retry follows the stage's failure at once, and its execution never stopped running."""
         stage_run = execution.stages[stage.name]
+        resumed = not execution.active
         succeeded = {
             name
             for name, run in self._attempt_runs(execution, stage.name, stage_run).items()
@@ -498,11 +539,11 @@ class Scheduler:
         if execution.execution_mode != "PARALLEL":
             lane.occupant = execution.id
         lane.latest_execution_id = execution.id
-        if trigger == "ManualStageRetry":
-            lane.manual_retry_attempts += 1
+        if trigger == MANUAL_STAGE_RETRY:
+            stage_run.manual_retry_attempts += 1
         else:
-            lane.auto_retry_attempts += 1
-        lane.latest_retry_trigger = trigger
+            stage_run.auto_retry_attempts += 1
+        stage_run.latest_retry_trigger = trigger
         execution.status = "InProgress"
         execution.status_summary = None
         execution.phase = "running"
@@ -511,7 +552,8 @@ class Scheduler:
         execution.stop_reason = None
         self.state.mark_runtime(self.state.runtime(execution.pipeline_name))
         self.state.mark_execution(execution)
-        self.state.pipeline_event(execution, "RESUMED")
+        if resumed:
+            self.state.pipeline_event(execution, "RESUMED")
         self.state.stage_event(execution, stage.name, "RESUMED")
         self.pump(execution.pipeline_name)
 

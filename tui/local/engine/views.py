@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from tui.local.engine.records import ActionRun, ArtifactRecord, ExecutionRecord, PipelineRecord
+from tui.local.engine.records import (
+    ActionRun,
+    ArtifactRecord,
+    ExecutionRecord,
+    PipelineRecord,
+    StageRun,
+)
 from tui.local.engine.state import EngineState
 
 
@@ -110,6 +116,19 @@ def action_state_execution(run: ActionRun, show_token: bool) -> dict[str, Any]:
     )
 
 
+def retry_stage_metadata(stage_run: StageRun) -> dict[str, Any]:
+    """The retries of the stage's latest execution [I: counted per execution, so a new
+    execution entering the stage starts without any]. A count of zero is left out: the
+    model's RetryAttempt has a minimum of 1."""
+    return _compact(
+        {
+            "autoStageRetryAttempt": stage_run.auto_retry_attempts or None,
+            "manualStageRetryAttempt": stage_run.manual_retry_attempts or None,
+            "latestRetryTrigger": stage_run.latest_retry_trigger,
+        }
+    )
+
+
 def pipeline_state(state: EngineState, name: str) -> dict[str, Any]:
     record = state.pipeline(name)
     declaration = state.declaration(name)
@@ -164,12 +183,8 @@ def pipeline_state(state: EngineState, name: str) -> dict[str, Any]:
                 "status": stage_run.status,
                 "type": stage_run.type,
             }
-        if lane.latest_retry_trigger:
-            rendered["retryStageMetadata"] = {
-                "autoStageRetryAttempt": lane.auto_retry_attempts,
-                "manualStageRetryAttempt": lane.manual_retry_attempts,
-                "latestRetryTrigger": lane.latest_retry_trigger,
-            }
+            if stage_run.latest_retry_trigger:
+                rendered["retryStageMetadata"] = retry_stage_metadata(stage_run)
         stages.append(rendered)
     return {
         "pipelineName": record.name,
