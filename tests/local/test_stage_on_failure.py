@@ -26,6 +26,7 @@ from tests.local.pipelines import (
     wait_approval_token,
     wait_status,
 )
+from tui.local.engine.records import runtime_from_json
 from tui.model.declaration import parse_pipeline
 from tui.model.events import parse_event
 from tui.model.state import ActionExecutionDetail, PipelineExecutionSummary, PipelineState
@@ -682,3 +683,21 @@ def test_the_events_of_an_automatic_retry_reduce_to_what_the_state_shows(
             view = apply_event(view, event)
         assert seen(view) == seen(snapshot)
     assert seen(snapshot)[0] == "Succeeded"
+
+
+def test_runtimes_stored_with_retry_counters_on_the_lane_still_load() -> None:
+    """Data dirs written before the counters moved to the stage's run keep opening."""
+    stored = {
+        "name": "old",
+        "lanes": {
+            "Build": {
+                "latest_execution_id": "e1",
+                "auto_retry_attempts": 1,
+                "manual_retry_attempts": 2,
+                "latest_retry_trigger": "ManualStageRetry",
+            }
+        },
+    }
+    runtime = runtime_from_json(stored)
+    assert runtime.lane("Build").latest_execution_id == "e1"
+    assert not hasattr(runtime.lane("Build"), "auto_retry_attempts")
