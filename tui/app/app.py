@@ -96,6 +96,7 @@ from tui.app.messages import (
     ProblemOccurred,
 )
 from tui.app.screens.pipelines import PipelinesScreen
+from tui.app.strip_cycles import keep_strips_acyclic
 from tui.app.watched import WatchedContexts
 from tui.app.widgets.status_bar import StatusBar
 
@@ -213,6 +214,7 @@ class PipetopApp(App[None]):
         self._watching_ended = asyncio.Event()
         """Set when `keep_watching` has returned (its watchers closed their feeds)."""
         self._watching = False
+        keep_strips_acyclic()  # dropped strips are freed at once (`tui.app.strip_cycles`)
         self.collector = IdleCollector()
         """Full garbage collections at quiet moments (`tui.app.collector`)."""
         self._notified_in: dict[str, set[tuple[str, str, str | None, str | None]]] = {}
