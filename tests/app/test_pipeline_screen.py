@@ -363,3 +363,31 @@ async def test_next_execution_is_hidden_for_superseded_pipelines(endpoint: Endpo
         assert screen(app).check_action("next_execution", ()) is False
         await pilot.press("n")
         assert screen(app).selected_execution is None
+
+
+async def test_an_automatic_retry_is_noted_on_its_stage(endpoint: Endpoint, tmp_path: Path) -> None:
+    upload_source(endpoint)
+    marker = tmp_path / "failed-once"
+    flaky = commands("Flaky", [f"if [ -f {marker} ]; then true; else touch {marker}; false; fi"])
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline(
+            "retrying",
+            {
+                **stage("Test", flaky),
+                "onFailure": {
+                    "result": "RETRY",
+                    "retryConfiguration": {"retryMode": "FAILED_ACTIONS"},
+                },
+            },
+        )
+    )
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_pipeline(app, pilot, "retrying", 2)
+        await wait_until(pilot, lambda: status_of(app, "Flaky") == "Succeeded")
+        test = app.screen.query(StagePanel)[1]
+        note = test.query_one(".stage-note", Static)
+        await wait_until(pilot, lambda: "retried" in plain(note.render()))
+        assert note.display
+        assert plain(note.render()) == "↻ retried: 1 automatic"

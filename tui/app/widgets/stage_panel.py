@@ -203,6 +203,11 @@ class StagePanel(VerticalScroll, can_focus=False, inherit_bindings=False):
         if transition is not None and not transition.enabled:
             reason = transition.disabled_reason or "no reason given"
             note.append(f"{LOCK} transition disabled: {reason}", style=warning)
+        retried = retry_note(stage)
+        if retried:
+            if note.plain:
+                note.append("\n")
+            note.append(retried, style=muted)
         waiting = [w.execution_id for w in stage.inbound]
         if waiting:
             if note.plain:
@@ -211,3 +216,25 @@ class StagePanel(VerticalScroll, can_focus=False, inherit_bindings=False):
             more = f" +{len(waiting) - 3}" if len(waiting) > 3 else ""
             note.append(f"◷ {len(waiting)} waiting to enter: {ids}{more}", style=muted)
         return note
+
+
+def retry_note(stage: StageView) -> str:
+    """How often this execution's stage was retried, automatically (`onFailure: RETRY`) and
+    by hand, and whether it is a rollback; "" when neither."""
+    parts: list[str] = []
+    retry = stage.retry
+    if retry is not None:
+        counts = []
+        if retry.auto_stage_retry_attempt:
+            counts.append(f"{retry.auto_stage_retry_attempt} automatic")
+        if retry.manual_stage_retry_attempt:
+            counts.append(f"{retry.manual_stage_retry_attempt} manual")
+        if counts:
+            latest = {"AutomatedStageRetry": "automatic", "ManualStageRetry": "manual"}.get(
+                retry.latest_retry_trigger or "", ""
+            )
+            last = f" (last: {latest})" if latest and len(counts) > 1 else ""
+            parts.append(f"↻ retried: {', '.join(counts)}{last}")
+    if stage.execution_type == "ROLLBACK":
+        parts.append("⤺ rollback execution")
+    return " · ".join(parts)
