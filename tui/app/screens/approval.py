@@ -26,6 +26,10 @@ Decisions recorded here:
   dialog says so, disables its answers and the pipeline is re-read; nothing else is sent.
 - [I] An empty summary is allowed (AWS allows 0 characters); at most 512 characters (the
   model's limit), checked before anything is sent.
+- The time left counts from the approval's declared timeout (`timeoutInMinutes`, else AWS's
+  default of 7 days). The declaration is read when the dialog opens: until then, if the
+  pipeline's declaration was not known to the screen that opened it, the time left shows as
+  "…" rather than a guess (a timeout can be anything from 5 minutes to 60 days).
 - With `Settings.mask_ids` the execution id, the token (in the command) and the revision
   ids are masked on screen, also inside CustomData resolved with the execution's id; the
   answer carries the real token.
@@ -33,7 +37,7 @@ Decisions recorded here:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import ClassVar
 
@@ -78,6 +82,9 @@ class PendingApproval:
     source_revisions: tuple[SourceRevision, ...] = ()
     context: str | None = None
     """The watched context (account, region) it is in, when several are watched."""
+    timeout_known: bool = True
+    """Whether `action.timeout_in_minutes` is the declared one (the pipeline's declaration
+    was read): without the declaration, None does not mean AWS's default."""
 
     @property
     def parallel(self) -> bool:
@@ -101,6 +108,7 @@ class ApprovalDialog(ControlDialog):
         self.custom_data: str | None = None
         self.link: str | None = None
         self.stale = False
+        self.declaration_unreadable = False
 
     # Layout ----------------------------------------------------------------------------------
 
@@ -146,7 +154,9 @@ class ApprovalDialog(ControlDialog):
             return "not known"
         waited = humanize_duration(max(self.now() - since, timedelta(0)))
         text = f"{waited} (since {since.astimezone().strftime('%H:%M')})"
-        if left is not None:
+        if not self.approval.timeout_known:
+            text += f" · times out in {'?' if self.declaration_unreadable else '…'}"
+        elif left is not None:
             text += f" · times out in {humanize_duration(left)}"
         return text
 
@@ -165,10 +175,16 @@ class ApprovalDialog(ControlDialog):
         except Exception as exc:
             problem = self.watcher.aws.describe(exc)
             note = f"({problem.title}: {problem.detail})"
+            self.declaration_unreadable = True
+            self._tick()
         else:
             stage = declaration.stage(approval.stage)
             declared = stage.action(approval.action.name) if stage is not None else None
             configuration = dict(declared.configuration) if declared is not None else {}
+            if declared is not None:
+                action = replace(approval.action, timeout_in_minutes=declared.timeout_in_minutes)
+                self.approval = replace(approval, action=action, timeout_known=True)
+                self._tick()
         run = None
         if approval.execution_id is not None:
             try:

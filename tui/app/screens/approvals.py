@@ -17,6 +17,12 @@ Decisions recorded here:
 - [I] The rows come from the workspace the watcher keeps (every pipeline's latest state, read
   in turn): an approval shows here within one round of reads, or at once with live events.
   No extra request is made to build the list.
+- The time left needs the approval's declared timeout (5 minutes to 60 days; 7 days if none
+  is declared), which only the pipeline's declaration says, and the watcher reads it only
+  for the pipeline on screen. [I] The view reads the declaration (GetPipeline, once per
+  pipeline while it is open) of each pipeline listed whose declaration is not known; until
+  it is in, the time left shows "…" (a failed read: "?"), never the 7-day default as if it
+  were known. The rows are sorted by how long they have waited, which the state says.
 - With `Settings.mask_ids` the execution column is masked (tui/app/widgets/masking.py), as
   on the other screens; the dialog opened from a row masks its own ids.
 """
@@ -27,7 +33,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
@@ -67,6 +73,7 @@ def waiting_approvals(
                     execution_mode=view.execution_mode,
                     source_revisions=execution.source_revisions if execution else (),
                     context=context,
+                    timeout_known=view.ledger.declaration is not None,
                 )
             )
     epoch = datetime.min.replace(tzinfo=UTC)
@@ -104,6 +111,9 @@ class ApprovalsScreen(Screen[None]):
         self.production = production
         self.production_of = production_of
         self.approvals: list[PendingApproval] = []
+        self.declarations_asked: set[tuple[str | None, str]] = set()
+        """(context, pipeline) whose declaration this view has asked for."""
+        self.declarations_failed: set[tuple[str | None, str]] = set()
 
     def compose(self) -> ComposeResult:
         yield Static("Pending approvals", id="approvals-title")
@@ -155,6 +165,25 @@ class ApprovalsScreen(Screen[None]):
             return
         self.approvals = approvals
         self._fill()
+        self._ask_timeouts()
+
+    def _ask_timeouts(self) -> None:
+        """Read the declaration of each pipeline listed whose approval timeout is unknown."""
+        for approval in self.approvals:
+            key = (approval.context, approval.pipeline)
+            if approval.timeout_known or key in self.declarations_asked:
+                continue
+            self.declarations_asked.add(key)
+            self._read_declaration(self.sources.get(approval.context, self.watcher), key)
+
+    @work(group="approvals-declarations", exit_on_error=False)
+    async def _read_declaration(self, watcher: Watcher, key: tuple[str | None, str]) -> None:
+        # The watcher applies it to its workspace: the app hands the change back here.
+        try:
+            await watcher.declaration(key[1])
+        except Exception:
+            self.declarations_failed.add(key)
+            self._fill()
 
     def _fill(self) -> None:
         table: DataTable[str] = self.query_one("#approvals", DataTable)
@@ -184,10 +213,12 @@ class ApprovalsScreen(Screen[None]):
     def _times(self, approval: PendingApproval, now: datetime) -> tuple[str, str]:
         since = waiting_for_approval_since(approval.action)
         left = approval_times_out_in(approval.action, now)
-        return (
-            humanize_duration(max(now - since, timedelta(0))) if since else "?",
-            humanize_duration(left) if left is not None else "?",
-        )
+        if not approval.timeout_known:
+            failed = (approval.context, approval.pipeline) in self.declarations_failed
+            shown_left = "?" if failed else "…"
+        else:
+            shown_left = humanize_duration(left) if left is not None else "?"
+        return (humanize_duration(max(now - since, timedelta(0))) if since else "?", shown_left)
 
     def _tick(self) -> None:
         """The waits, cell by cell (the rows stay, and so do the cursor and the scroll)."""

@@ -55,7 +55,9 @@ class ConfirmScreen(ModalScreen[bool]):
         danger: bool = False,
         shown: Callable[[str], str] | None = None,
     ) -> None:
-        super().__init__(classes="control-screen")
+        # A production confirmation (the name required) is framed as its dialog is.
+        production = require_name is not None
+        super().__init__(classes="control-screen -production" if production else "control-screen")
         self.decision = decision
         self.command = command
         self.shown: Callable[[str], str] = shown or (lambda text: text)

@@ -29,6 +29,9 @@ Decisions recorded here:
   sent has been answered, so no worker is cancelled with its request on the wire.
 - Escape always cancels (the dialog's binding; confirmation's too); nothing is sent before
   the confirmation says yes.
+- [I] On a production account (`production`, per context) the dialog and its confirmation
+  are framed in the colour of the production banner (class `-production`, controls.tcss):
+  the account shows on the dialog itself, not only in the status bar behind it.
 - With `Settings.mask_ids` every text the dialog shows goes through `shown()`: the ids the
   control names (`hidden_values()`: execution ids, approval tokens, clientRequestTokens,
   revision ids) and the endpoint's port are masked wherever they appear, in its fields, the
@@ -54,6 +57,7 @@ from textual.widgets import Button, Input, OptionList, RadioSet, Select, Static
 
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.widgets.cli_equivalent import CliConnection, CliEquivalent
+from tui.app.widgets.glyphs import look
 from tui.app.widgets.masking import hide, mask, mask_ids_of
 from tui.aws.errors import ClientProblem
 from tui.aws.watch import Watcher
@@ -99,7 +103,7 @@ class ControlDialog(ModalScreen[str | None]):
         production: bool = False,
         mask_ids: bool | None = None,
     ) -> None:
-        super().__init__(classes="control-screen")
+        super().__init__(classes="control-screen -production" if production else "control-screen")
         self.pipeline_name = pipeline
         self.watcher = watcher
         self.production = production
@@ -293,6 +297,11 @@ class ControlDialog(ModalScreen[str | None]):
             return
         self.app.notify(self.shown(message), title=self.title_text, timeout=6, markup=False)
         self.dismiss(message)
+
+
+def status_word(status: str | None) -> str:
+    """An execution's status as the screens word it ("In progress", not "InProgress")."""
+    return look(status).word if status else "?"
 
 
 def field_row(label: str, value: Any, *, id: str | None = None) -> Horizontal:

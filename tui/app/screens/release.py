@@ -34,7 +34,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Select, Static
 
-from tui.app.screens.control import ControlDialog, Decision
+from tui.app.screens.control import ControlDialog, Decision, status_word
 from tui.app.widgets.cli_equivalent import aws_cli
 from tui.aws.watch import Watcher
 from tui.model.declaration import PipelineDeclaration
@@ -83,7 +83,7 @@ class ReleaseDialog(ControlDialog):
         yield self.field("Pipeline", f"{view.name} · {kind}" if kind else view.name)
         latest = view.latest_execution
         if latest is not None:
-            yield self.field("Latest", f"{latest.execution_id} · {latest.status or '?'}")
+            yield self.field("Latest", f"{latest.execution_id} · {status_word(latest.status)}")
         if self.v2:
             yield Static("Reading the pipeline's variables and sources…", id="release-form-note")
         yield Vertical(id="release-form")

@@ -24,6 +24,7 @@ from textual.widgets import Button, RadioButton, RadioSet
 
 from tui.app.screens.control import ControlDialog, Decision
 from tui.app.widgets.cli_equivalent import aws_cli
+from tui.app.widgets.glyphs import look
 from tui.aws.errors import ClientProblem
 from tui.aws.pipelines import RetryMode
 from tui.aws.watch import Watcher
@@ -58,7 +59,7 @@ class RetryDialog(ControlDialog):
     def compose_body(self) -> ComposeResult:
         stage = self.stage
         yield self.field("Pipeline", self.pipeline_name)
-        yield self.field("Stage", f"{stage.name} · {stage.status or 'not run'}")
+        yield self.field("Stage", f"{stage.name} · {look(stage.status).word}")
         yield self.field("Execution", stage.execution_id or "unknown")
         failed = [a.name for a in stage.actions if a.status in ("Failed", "Abandoned")]
         yield self.field("Failed", ", ".join(failed) or "none")

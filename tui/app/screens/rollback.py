@@ -34,6 +34,7 @@ from textual.widgets.option_list import Option
 
 from tui.app.screens.control import ControlDialog, Decision
 from tui.app.widgets.cli_equivalent import aws_cli
+from tui.app.widgets.glyphs import look
 from tui.aws.errors import ClientProblem
 from tui.aws.watch import Watcher
 from tui.model.derived import short_revision
@@ -98,7 +99,7 @@ class RollbackDialog(ControlDialog):
         stage = self.stage
         now = f" · now {self.short_id(stage.execution_id)}" if stage.execution_id else ""
         yield self.field("Pipeline", self.pipeline_name)
-        yield self.field("Stage", f"{stage.name}{now} · {stage.status or 'not run'}")
+        yield self.field("Stage", f"{stage.name}{now} · {look(stage.status).word}")
         yield Static(
             f"Roll back to (executions that succeeded in {stage.name}):", classes="control-label"
         )

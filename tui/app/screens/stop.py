@@ -2,7 +2,7 @@
 
     ╭─ Stop execution ────────────────────────────────────────────╮
     │ Pipeline   web-app                                          │
-    │ Execution  3f2a9c1e-5b7d-4c1e-9f0a-2b3c4d5e6f70 · InProgress│
+    │ Execution  3f2a9c1e-5b7d-4c1e-9f0a-2b3c4d5e6f70 · In progress
     │ Running    Build / Compile                                  │
     │ (•) Stop and wait: running actions finish, nothing new starts│
     │ ( ) Stop and abandon: running actions are abandoned         │
@@ -28,7 +28,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.widgets import Button, Input, RadioButton, RadioSet, Static
 
-from tui.app.screens.control import ControlDialog, Decision
+from tui.app.screens.control import ControlDialog, Decision, status_word
 from tui.app.widgets.cli_equivalent import aws_cli
 from tui.aws.errors import ClientProblem
 from tui.aws.watch import Watcher
@@ -64,7 +64,7 @@ class StopDialog(ControlDialog):
     def compose_body(self) -> ComposeResult:
         execution = self.execution
         yield self.field("Pipeline", self.pipeline_name)
-        yield self.field("Execution", f"{execution.execution_id} · {execution.status or '?'}")
+        yield self.field("Execution", f"{execution.execution_id} · {status_word(execution.status)}")
         running = [
             f"{stage.name} / {action.name}"
             for stage in self.stages
