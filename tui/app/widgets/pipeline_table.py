@@ -55,6 +55,7 @@ from functools import lru_cache
 from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.console import ConsoleOptions
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import DEFAULT_JUSTIFY, DEFAULT_OVERFLOW, Text
@@ -121,6 +122,7 @@ class PipelineTable(DataTable[Text]):
         # During one `render_lines`: the widget's style and its component styles by name.
         self._frame_style: Style | None = None
         self._frame_components: dict[tuple[str, ...], RenderStyles] | None = None
+        self._frame_options: ConsoleOptions | None = None
         # Body cells drawn without their row's meta: key -> (the cell, segments).
         self._unplaced: dict[tuple[object, ...], tuple[Text, list[Segment]]] = {}
         # Drawn body lines by row key: (what the line depends on, its cells, the strip).
@@ -263,15 +265,18 @@ class PipelineTable(DataTable[Text]):
     def render_lines(self, crop: Region) -> list[Strip]:
         """One pass over the lines of a frame. DataTable asks, for every line, for the
         widget's style (a walk up the DOM blending backgrounds) and for its header's
-        component styles (a merge of two style sheets); neither changes within a frame, so
-        each is worked out once here."""
+        component styles (a merge of two style sheets), and a new cell's content needs the
+        console's options (built anew at each ask); none changes within a frame, so each is
+        worked out once here."""
         self._frame_style = super().rich_style
         self._frame_components = {}
+        self._frame_options = self.app.console_options
         try:
             return super().render_lines(crop)
         finally:
             self._frame_style = None
             self._frame_components = None
+            self._frame_options = None
 
     @property
     def rich_style(self) -> Style:
@@ -578,7 +583,7 @@ class PipelineTable(DataTable[Text]):
         if not isinstance(cell, Text) or inner < 1 or cell.no_wrap is False or "\n" in cell.plain:
             return None
         console = self.app.console
-        options = self.app.console_options
+        options = self._frame_options or self.app.console_options
         justify = cell.justify or options.justify or DEFAULT_JUSTIFY
         blank = Style.null()
         line = self._plain_content(cell, inner, justify, blank)
