@@ -110,7 +110,8 @@ def lines(table: PipelineTable, *, fresh: bool) -> list[list[Segment]]:
     """Every body line as the table draws it now; `fresh` empties every cache first."""
     if fresh:
         table._lines.clear()
-        table._rendered.clear()
+        table._unplaced.clear()
+        table._contents.clear()
         table._clear_caches()
     width = table.size.width
     return [

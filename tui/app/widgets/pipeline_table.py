@@ -30,9 +30,10 @@ each cell through rich costs 0.1 to 0.4 ms, and a 120x36 terminal shows 200):
 - A body cell's unstyled line (`Padding(cell)` rendered by rich's own steps, wrap, join,
   render, split and crop, without its generic machinery; one-line `Text` cells only, others
   take DataTable's way) is kept by row key, column key and width while the cell is the same
-  `Text` object (`put_row` always stores a new one). Styling it for a position (cursor,
-  hover, the `row`/`column` mouse meta) is `Segment.apply_style`, as DataTable's `Styled`
-  does; the styled cell is kept too, for the same position.
+  `Text` object (`put_row` always stores a new one). Styling it (cursor, hover, the
+  `column` mouse meta) is `Segment.apply_style`, as DataTable's `Styled` does, and the
+  styled cell is kept too; the `row` meta is added when the cell or its line is placed (a
+  line is kept without it, see `_render_line`).
 - Which row a line shows (`_y_offsets`) is kept while the map of rows shown is the same
   object with the same size (`show` replaces it; DataTable's own `add_row` grows it, `sort`
   and `remove_row` replace it); DataTable keys it by the update count, which every changed
@@ -77,13 +78,6 @@ SegmentLines = list[list[Segment]]
 
 
 @lru_cache(maxsize=RENDERED_CELLS)
-def _position_meta(row: int, column: int) -> Style:
-    """The mouse meta DataTable puts on a cell; building it serializes the dict, and an
-    idle repaint asked for it once per changed cell every second."""
-    return Style.from_meta({"row": row, "column": column})
-
-
-@lru_cache(maxsize=RENDERED_CELLS)
 def _out_of_bounds_meta(row: int) -> Style:
     return Style.from_meta({"row": row, "column": 0, "out_of_bounds": True})
 
@@ -117,8 +111,6 @@ class PipelineTable(DataTable[Text]):
         # Every row's cells by column key, shown or not. Shown rows share these dicts with
         # the table's own data, so `update_cell` and this cache never disagree.
         self._kept: dict[str, tuple[RowKey, Row, dict[ColumnKey, Text]]] = {}
-        # Rendered body cells: key -> (the cell rendered, (row, column) drawn at, lines).
-        self._rendered: dict[tuple[object, ...], tuple[Text, tuple[int, int], SegmentLines]] = {}
         # During one `render_lines`: the widget's style and its component styles by name.
         self._frame_style: Style | None = None
         self._frame_components: dict[tuple[str, ...], RenderStyles] | None = None
@@ -294,7 +286,6 @@ class PipelineTable(DataTable[Text]):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._rendered.clear()
         self._unplaced.clear()
         self._contents.clear()
         self._lines.clear()
@@ -529,44 +520,14 @@ class PipelineTable(DataTable[Text]):
         cell = cells.get(column_key) if cells is not None and column_key is not None else None
         if cell is None or row_key is None or column_key is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        key = (
-            row_key,
-            column_key,
-            base_style,
-            width,
-            cursor,
-            hover,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self._pseudo_class_state,
-            self.cursor_foreground_priority,
-            self.cursor_background_priority,
+        unplaced = self._unplaced_cell(
+            row_key, column_index, cell, base_style, width, cursor, hover
         )
-        position = (row_index, column_index)
-        kept = self._rendered.get(key)
-        if kept is not None and kept[0] is cell and kept[1] == position:
-            return kept[2]
-        content = self._content(row_key, column_key, cell, width)
-        if content is None:
+        if unplaced is None:
             return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
-        component_style, post_style = self._get_styles_to_render_cell(
-            False,
-            False,
-            False,
-            hover,
-            cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
-        )
-        # What DataTable gives the same cell: Styled(Padding(cell), pre_style, post_style).
-        pre_style = base_style + _position_meta(row_index, column_index) + component_style
-        lines = [list(Segment.apply_style(content, pre_style, post_style))]
-        if len(self._rendered) >= RENDERED_CELLS:
-            self._rendered.clear()
-        self._rendered[key] = (cell, position, lines)
-        return lines
+        # At its row: the meta DataTable gives the cell is {"row": ..., "column": ...}, and
+        # the row's meta added in front of the column's makes exactly that.
+        return [list(Segment.apply_style(unplaced, _row_meta(row_index)))]
 
     def _content(
         self, row_key: RowKey, column_key: ColumnKey, cell: Text, width: int
