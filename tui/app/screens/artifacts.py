@@ -48,6 +48,7 @@ from textual.worker import Worker
 
 from tui.app.messages import ActionRef, ProblemOccurred
 from tui.app.widgets.glyphs import Palette
+from tui.app.widgets.masking import mask_port
 from tui.app.widgets.status_bar import StatusBar
 from tui.aws.artifacts import ArtifactRef, Downloaded, UnsafeArchive, action_artifacts, download
 from tui.aws.watch import Watcher
@@ -61,14 +62,6 @@ def human_size(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
-
-
-def mask_port(url: str) -> str:
-    """`http://127.0.0.1:40123` -> `http://127.0.0.1:•••••` (a random port is an id too)."""
-    head, colon, port = url.rpartition(":")
-    if colon and port.isdigit() and "//" in head:
-        return f"{head}:{'•' * len(port)}"
-    return url
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ from textual.widget import Widget
 
 from tui.app.widgets.context_health import ContextHealth, render_health
 from tui.app.widgets.glyphs import Palette
+from tui.app.widgets.masking import mask_port
 
 if TYPE_CHECKING:
     from tui.aws.watch import WatchStatus
@@ -146,7 +147,7 @@ class StatusBar(Widget):
             url = status.endpoint_url
             settings = getattr(self.app, "settings", None)
             if getattr(settings, "mask_ids", False):
-                url = _mask_port(url)
+                url = mask_port(url)
             line.append(SEPARATOR, style=palette.style("muted"))
             line.append(_shorten(url, 40), style=palette.style("muted"))
         return line
@@ -177,14 +178,6 @@ class StatusBar(Widget):
 
         age = humanize_age(status.last_update, self._now())
         return Text("updated " + age, style=palette.style("muted"))
-
-
-def _mask_port(url: str) -> str:
-    """`http://127.0.0.1:40123` -> `http://127.0.0.1:•••••` (a random port is an id too)."""
-    head, colon, port = url.rpartition(":")
-    if colon and port.isdigit() and "//" in head:
-        return f"{head}:{'•' * len(port)}"
-    return url
 
 
 def _shorten(url: str, width: int) -> str:
