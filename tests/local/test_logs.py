@@ -116,6 +116,65 @@ def test_events_survive_a_restart_and_sequence_continues(
     assert [(e.seq, e.message) for e in reopened.read(GROUP, "s", start_seq=2)] == [(2, "three")]
 
 
+def test_a_database_of_the_former_layout_is_moved_and_keeps_its_events(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """Events once kept in append order (primary key stream, seq, an index for time) are moved
+    to the time-ordered table when the store opens: same events, same order, same seqs."""
+    db = open_database(tmp_path / "data")
+    db.executescript(
+        """
+        CREATE TABLE logs_groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+            created_ms INTEGER NOT NULL);
+        CREATE TABLE logs_streams (id INTEGER PRIMARY KEY,
+            group_id INTEGER NOT NULL REFERENCES logs_groups(id) ON DELETE CASCADE,
+            name TEXT NOT NULL, created_ms INTEGER NOT NULL, UNIQUE (group_id, name));
+        CREATE TABLE logs_events (
+            stream_id INTEGER NOT NULL REFERENCES logs_streams(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL, group_id INTEGER NOT NULL, timestamp_ms INTEGER NOT NULL,
+            ingestion_ms INTEGER NOT NULL, message TEXT NOT NULL,
+            PRIMARY KEY (stream_id, seq)) WITHOUT ROWID;
+        CREATE INDEX logs_events_by_time ON logs_events (stream_id, timestamp_ms, seq);
+        INSERT INTO logs_groups VALUES (1, '/g', 5);
+        INSERT INTO logs_streams VALUES (7, 1, 's', 5);
+        -- appended out of time order, as two PutLogEvents batches may be
+        INSERT INTO logs_events VALUES (7, 0, 1, 300, 9, 'third'), (7, 1, 1, 100, 9, 'first'),
+            (7, 2, 1, 200, 9, 'second');
+        """
+    )
+    db.close()
+
+    db = open_database(tmp_path / "data")
+    store = LogStore(db, clock)
+    key = [
+        row[1]
+        for row in sorted(db.execute("PRAGMA table_info(logs_events)"), key=lambda r: r[5])
+        if row[5]
+    ]
+    assert key == ["stream_id", "timestamp_ms", "seq"]
+    assert (
+        db.execute("SELECT name FROM sqlite_master WHERE name = 'logs_events_by_time'").fetchall()
+        == []
+    )
+    assert [(e.seq, e.message) for e in store.get_events("/g", "s")] == [
+        (1, "first"),
+        (2, "second"),
+        (0, "third"),
+    ]
+    store.append("/g", "s", "fourth")
+    assert [(e.seq, e.message) for e in store.read("/g", "s", start_seq=2)] == [
+        (2, "second"),
+        (3, "fourth"),
+    ]
+    [match] = store.filter_events("/g", match=lambda m: m == "second").events
+    assert match.event_id == f"{7:016d}{2:020d}"
+    db.close()
+
+    # Opening it again moves nothing.
+    reopened = LogStore(open_database(tmp_path / "data"), clock)
+    assert [e.message for e in reopened.get_events("/g", "s")][-1] == "fourth"
+
+
 def test_append_many_is_atomic(store: LogStore) -> None:
     store.ensure_stream(GROUP, "s")
 

@@ -185,6 +185,21 @@ def test_pages_stop_at_one_megabyte(endpoint: Endpoint) -> None:
     assert [e["timestamp"] for e in tail["events"]] == [T0 + 11, T0 + 20, T0 + 21]
 
 
+def test_the_megabyte_counts_utf8_bytes_not_characters(endpoint: Endpoint) -> None:
+    """Four events of 200,000 two-byte characters: 800,104 characters would fit a page,
+    their 1,600,104 bytes do not (two do: 800,052)."""
+    logs = endpoint.client("logs")
+    make_stream(logs, GROUP, "wide")
+    body = "é" * 200_000
+    for batch in range(2):
+        put(logs, GROUP, "wide", [body, body], start=T0 + batch * 10)
+    page = logs.get_log_events(logGroupName=GROUP, logStreamName="wide", startFromHead=True)
+    assert [e["timestamp"] for e in page["events"]] == [T0, T0 + 1]
+    assert page["events"][0]["message"] == body
+    tail = logs.get_log_events(logGroupName=GROUP, logStreamName="wide")
+    assert [e["timestamp"] for e in tail["events"]] == [T0 + 10, T0 + 11]
+
+
 def test_bad_tokens_are_invalid_parameters(logs: Any) -> None:
     make_stream(logs, GROUP, "other")
     other = logs.get_log_events(logGroupName=GROUP, logStreamName="other")

@@ -61,7 +61,14 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from tui.local.clock import Clock
-from tui.local.engine.logs import MAX_PAGE, EventPosition, LogEvent, LogStore, group_arn
+from tui.local.engine.logs import (
+    MAX_PAGE,
+    EventPosition,
+    EventRow,
+    LogEvent,
+    LogStore,
+    group_arn,
+)
 from tui.model.errors import AwsError, ResourceNotFoundException, UnknownOperationException
 
 Request = dict[str, Any]
@@ -337,9 +344,8 @@ class LogsService:
         if token is not None:
             direction, position = decode_stream_token(token, stream_id)
         forward = direction == "f" or (direction is None and bool(request.get("startFromHead")))
-        events = self.logs.get_events(
-            group,
-            stream,
+        rows = self.logs.page(
+            stream_id,
             start_ms=start_ms,
             end_ms=end_ms,
             after=position if direction == "f" else None,
@@ -347,10 +353,10 @@ class LogsService:
             limit=limit,
             from_head=forward,
         )
-        events = _within_page_bytes(events, keep_first=forward)
-        if events:
-            forward_token = encode_stream_token("f", stream_id, events[-1].position)
-            backward_token = encode_stream_token("b", stream_id, events[0].position)
+        rows = _rows_within_page_bytes(rows, keep_first=forward)
+        if rows:
+            forward_token = encode_stream_token("f", stream_id, (rows[-1][0], rows[-1][1]))
+            backward_token = encode_stream_token("b", stream_id, (rows[0][0], rows[0][1]))
         elif token is not None and direction == "f":
             forward_token = token
             backward_token = encode_stream_token("b", stream_id, (position[0], position[1] + 1))
@@ -365,8 +371,8 @@ class LogsService:
             backward_token = encode_stream_token("b", stream_id, position)
         return {
             "events": [
-                {"timestamp": e.timestamp_ms, "message": e.message, "ingestionTime": e.ingestion_ms}
-                for e in events
+                {"timestamp": stamp, "message": message, "ingestionTime": ingestion}
+                for stamp, _, ingestion, message in rows
             ],
             "nextForwardToken": forward_token,
             "nextBackwardToken": backward_token,
@@ -523,6 +529,23 @@ class LogsService:
             "stream, which the local endpoint does not serve. Poll GetLogEvents with "
             "nextForwardToken (or FilterLogEvents) instead."
         )
+
+
+def _rows_within_page_bytes(rows: list[EventRow], *, keep_first: bool) -> list[EventRow]:
+    """The rows that fit AWS's 1 MB page, from the page's start (forward) or end."""
+    # A page of short lines fits whole: one count of its UTF-8 bytes instead of one a line.
+    whole = len("".join([row[3] for row in rows]).encode()) + EVENT_OVERHEAD * len(rows)
+    if whole <= MAX_BYTES:
+        return rows
+    ordered = rows if keep_first else rows[::-1]
+    kept: list[EventRow] = []
+    size = 0
+    for row in ordered:
+        size += _event_size(row[3])
+        if kept and size > MAX_BYTES:
+            break
+        kept.append(row)
+    return kept if keep_first else kept[::-1]
 
 
 def _within_page_bytes(events: list[LogEvent], *, keep_first: bool) -> list[LogEvent]:
