@@ -63,7 +63,12 @@ def split_marker(text: str, marker: str) -> tuple[str | None, list[str] | None]:
 
 
 class LineReader:
-    """Splits a byte stream into text lines and hands each to `on_line`."""
+    """Splits a byte stream into text lines and hands each to `on_line`.
+
+    The complete lines of a chunk are decoded at once, then split: the same text as decoding
+    each line (a newline byte is never part of a UTF-8 sequence, so no invalid sequence spans
+    one), with one decoder call a chunk instead of one a line.
+    """
 
     def __init__(self, on_line: Callable[[str], None]) -> None:
         self._on_line = on_line
@@ -71,29 +76,49 @@ class LineReader:
 
     async def pump(self, stream: asyncio.StreamReader) -> None:
         while chunk := await stream.read(65536):
-            parts = (self._pending + chunk).split(b"\n")
-            self._pending = parts.pop()
-            for part in parts:
-                self._line(part)
-            while len(self._pending) > MAX_LINE_BYTES:
-                cut = MAX_LINE_BYTES
-                # Never cut inside a UTF-8 sequence: back up over continuation bytes.
-                while cut > MAX_LINE_BYTES - 4 and (self._pending[cut] & 0xC0) == 0x80:
-                    cut -= 1
-                self._line(self._pending[:cut])
-                self._pending = self._pending[cut:]
+            data = self._pending + chunk if self._pending else chunk
+            end = data.rfind(b"\n")
+            if end == -1:
+                self._pending = data
+            else:
+                self._pending = data[end + 1 :]
+                complete = data[:end]
+                if len(complete) <= MAX_LINE_BYTES:
+                    self._lines(complete)
+                else:
+                    # Only after a long unfinished line: cut whatever line is too long.
+                    for line in complete.split(b"\n"):
+                        self._lines(self._cut(line))
+            if len(self._pending) > MAX_LINE_BYTES:
+                self._pending = self._cut(self._pending)
         self.flush()
+
+    def _cut(self, line: bytes) -> bytes:
+        """Hands on `line`'s first MAX_LINE_BYTES-long pieces as lines; returns the rest."""
+        while len(line) > MAX_LINE_BYTES:
+            cut = MAX_LINE_BYTES
+            # Never cut inside a UTF-8 sequence: back up over continuation bytes.
+            while cut > MAX_LINE_BYTES - 4 and (line[cut] & 0xC0) == 0x80:
+                cut -= 1
+            self._lines(line[:cut])
+            line = line[cut:]
+        return line
 
     def flush(self) -> None:
         if self._pending:
             pending, self._pending = self._pending, b""
-            self._line(pending)
+            self._lines(pending)
 
-    def _line(self, raw: bytes) -> None:
+    def _lines(self, raw: bytes) -> None:
+        """Hands on the lines of `raw`, newline-separated, without a trailing CR each."""
         text = raw.decode("utf-8", errors="replace")
-        if text.endswith("\r"):
-            text = text[:-1]
-        self._on_line(text)
+        on_line = self._on_line
+        if "\r" not in text:
+            for line in text.split("\n"):
+                on_line(line)
+            return
+        for line in text.split("\n"):
+            on_line(line[:-1] if line.endswith("\r") else line)
 
 
 def group_alive(pgid: int) -> bool:
