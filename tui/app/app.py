@@ -59,7 +59,8 @@ Decisions recorded here:
   first needed as well: the pipeline screen (`open_pipeline`), the command palette's
   providers (`COMMANDS` holds callables that import them), the notifier (the first change).
   The settings (pydantic) are loaded before the app starts, by the command: a broken config
-  file must stop it with a message before the terminal is taken over.
+  file must stop it with a message before the terminal is taken over. Importing pydantic is
+  then most of what the first frame waits for besides Textual (`tui.app.settings`).
   `tests/app/test_startup.py` checks what is imported by the first frame.
 - [I] With several contexts a notification's title starts with its context's label, and a
   problem is notified once per context until that context's problems clear: an expired SSO

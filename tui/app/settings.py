@@ -44,6 +44,12 @@ Decisions recorded here:
   in a profile can lift a `--read-only` given on the command line.
 - Nothing here reads a clock or the terminal: the tests build `Settings(...)` directly with
   `animations=False` and `mask_ids=True`, and inject a fixed clock into `make_app`.
+- The command loads the settings before the app's first frame (a broken file must stop it
+  before the terminal is taken over), so pydantic is imported on that path: about a quarter
+  of a second on the development machine, the largest part of the first frame after
+  Textual's own import (nothing else the first frame imports uses pydantic: `tui.app.app`).
+  It stays: validating without it would mean rewriting its coercions and error messages, and
+  `config_edit` checks a file with the same models.
 """
 
 from __future__ import annotations
