@@ -40,10 +40,11 @@ import ipaddress
 import os
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from tui.aws.errors import ClientProblem, describe
+if TYPE_CHECKING:
+    from tui.aws.errors import ClientProblem
 
 LONG_POLL_SECONDS = 20
 LOCAL_DEFAULT_REGION = "us-east-1"
@@ -193,6 +194,9 @@ class AwsContext:
     def describe(self, exc: BaseException) -> ClientProblem:
         """`errors.describe` with this connection's profile and endpoint named in hints."""
         url = self.settings.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+        # Imported here: the app imports this module before its first frame, errors later.
+        from tui.aws.errors import describe
+
         return describe(exc, profile=self.profile, endpoint_url=url)
 
     async def close(self) -> None:
