@@ -32,7 +32,11 @@ Figures:
   the follower is behind all along and reads full pages: the delay is the backlog a page's
   round trip leaves, a bound of throughput, not a wait in the endpoint);
 - below the table: the endpoint's and the follower's CPU while following (from /proc), to
-  tell a saturated endpoint from a busy machine.
+  tell a saturated endpoint from a busy machine; and, for the follower's full pages while
+  following the flood, where a page's time went (medians): botocore preparing the request,
+  waiting for the answer (the endpoint building it, its transfer), botocore parsing it, and
+  the follower's own handling of its events (from botocore's before-send and before-parse
+  events).
 
 moto's server runs no pipelines (its CodePipeline stores declarations only), so there is no
 print-to-readable peer: the delay has a target, not a ratio. Nothing is asserted.
@@ -156,6 +160,21 @@ def read_whole(client: Any, group: str, stream: str) -> tuple[int, float, float]
         token = page["nextForwardToken"]
 
 
+@dataclass(frozen=True)
+class PageTiming:
+    """Where one GetLogEvents of the follower spent its time (seconds)."""
+
+    events: int
+    prepare: float
+    """botocore, from the call to the request leaving (serializing, signing)."""
+    wait: float
+    """From the request leaving to the whole answer read: the endpoint and the transfer."""
+    parse: float
+    """botocore parsing the answer."""
+    handle: float
+    """The follower's own work on the page's events."""
+
+
 @dataclass
 class Follower:
     """Follows one stream on a thread until `expected` bench lines have been read."""
@@ -171,9 +190,21 @@ class Follower:
     last_read: float | None = None
     requests: int = 0
     error: BaseException | None = None
+    pages: list[PageTiming] = field(default_factory=list)
+    _sent: float = 0.0
+    _received: float = 0.0
 
     def __post_init__(self) -> None:
         self.thread = threading.Thread(target=self._run, daemon=True)
+        events = self.client.meta.events
+        events.register("before-send.cloudwatch-logs.GetLogEvents", self._on_send)
+        events.register("before-parse.cloudwatch-logs.GetLogEvents", self._on_response)
+
+    def _on_send(self, **_: Any) -> None:
+        self._sent = time.perf_counter()
+
+    def _on_response(self, **_: Any) -> None:
+        self._received = time.perf_counter()
 
     def start(self) -> Follower:
         self.thread.start()
@@ -197,8 +228,10 @@ class Follower:
             }
             if token is not None:
                 kwargs["nextToken"] = token
+            called = time.perf_counter()
             page = self.client.get_log_events(startFromHead=True, **kwargs)
             now = time.monotonic_ns()
+            returned = time.perf_counter()
             self.requests += 1
             for event in page["events"]:
                 message: str = event["message"]
@@ -211,6 +244,15 @@ class Follower:
                 self.delays.append((now - printed) / 1e9)
                 read += 1
             self.last_read = now / 1e9
+            self.pages.append(
+                PageTiming(
+                    len(page["events"]),
+                    self._sent - called,
+                    self._received - self._sent,
+                    returned - self._received,
+                    time.perf_counter() - returned,
+                )
+            )
             if page["nextForwardToken"] == token:
                 self.caught_up_once.set()
                 if time.monotonic() > deadline:
@@ -366,6 +408,10 @@ def rate(value: float) -> str:
     return f"{value:,.0f} lines/s"
 
 
+def page_median(pages: list[PageTiming], part: str) -> str:
+    return f"{median([getattr(page, part) for page in pages]) * 1000:.1f}"
+
+
 def delay_row(label: str, delays: list[float]) -> list[str]:
     p50, p99 = percentile(delays, 50), percentile(delays, 99)
     return [
@@ -473,6 +519,14 @@ def run(args: argparse.Namespace) -> None:
             f"{followed.label}: {followed.follower.requests} GetLogEvents while following; "
             f"the endpoint's CPU {followed.server_cpu:.0%} of a core, the follower's "
             f"{followed.client_cpu:.0%}"
+        )
+    full = [page for page in flood.follower.pages if page.events >= 10_000]
+    if full:
+        print(
+            f"flood: the follower's {len(full)} full pages (10,000 events), median ms: "
+            f"botocore preparing {page_median(full, 'prepare')}, waiting for the endpoint's "
+            f"answer {page_median(full, 'wait')}, botocore parsing {page_median(full, 'parse')}, "
+            f"the follower's own handling {page_median(full, 'handle')}"
         )
     print(
         f"read throughput: median of {args.rounds}; the client's own CPU while reading: "

@@ -91,6 +91,9 @@ class LineReader:
                         self._lines(self._cut(line))
             if len(self._pending) > MAX_LINE_BYTES:
                 self._pending = self._cut(self._pending)
+            # `read` does not wait while the pipe's buffer holds more (asyncio reads up to
+            # 256 KiB at a time): let requests in between chunks, not only between buffers.
+            await asyncio.sleep(0)
         self.flush()
 
     def _cut(self, line: bytes) -> bytes:
