@@ -38,6 +38,7 @@ from tui.local.engine.custom_types import CustomActionTypes
 from tui.local.engine.jobs import JobRegistry
 from tui.local.engine.logs import LogStore
 from tui.local.engine.objects import ObjectStore
+from tui.local.engine.orphans import ProcessGroups
 from tui.local.engine.providers.registry import ProviderRegistry
 from tui.local.engine.records import (
     ExecutionRecord,
@@ -121,6 +122,8 @@ class PipelineEngine:
                 state.runs_by_execution[run.execution_id].append(run)
                 if run.token:
                     state.approval_tokens[run.token] = run.id
+        # What a crash left running is ended before its workspace goes and anything runs.
+        ProcessGroups(state.store.db).end_leftovers()
         self.runner.remove_leftover_workspaces()
         for run in list(state.runs.values()):
             if run.status != "InProgress":
