@@ -21,6 +21,7 @@ from tui.local.engine.eventbus import EventBus
 from tui.local.engine.jobs import JobRegistry
 from tui.local.engine.logs import LogStore
 from tui.local.engine.objects import ObjectStore
+from tui.local.engine.orphans import ProcessGroups
 from tui.local.engine.providers.codebuild import CodeBuildProvider
 from tui.local.engine.providers.commands import CommandsProvider
 from tui.local.engine.providers.custom import CustomActionProvider
@@ -43,8 +44,9 @@ def default_providers(objects: ObjectStore, backend: Backend) -> ProviderRegistr
     connections = GitSourceProvider(repositories, "CodeStarSourceConnection")
     registry.register("Source", "AWS", "CodeStarSourceConnection", "1", connections)
     registry.register("Deploy", "AWS", "S3", "1", S3DeployProvider(objects))
-    registry.register("Compute", "AWS", "Commands", "1", CommandsProvider())
-    codebuild = CodeBuildProvider(backend.builds, backend.logs, backend.config)
+    groups = ProcessGroups(backend.db)
+    registry.register("Compute", "AWS", "Commands", "1", CommandsProvider(groups=groups))
+    codebuild = CodeBuildProvider(backend.builds, backend.logs, backend.config, groups=groups)
     registry.register("Build", "AWS", "CodeBuild", "1", codebuild)
     registry.register("Test", "AWS", "CodeBuild", "1", codebuild)
     return registry

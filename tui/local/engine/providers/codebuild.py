@@ -95,6 +95,7 @@ from tui.local.engine.artifacts import ArtifactError, zip_directory
 from tui.local.engine.builds import DEFAULT_TIMEOUT_MINUTES, BuildStore
 from tui.local.engine.buildspec import Buildspec, BuildspecError, PhaseSpec, parse_buildspec
 from tui.local.engine.logs import LogStore
+from tui.local.engine.orphans import ProcessGroups, action_tracker
 from tui.local.engine.providers.codebuild_env import (
     Variable,
     VariableError,
@@ -198,6 +199,7 @@ class CodeBuildProvider:
         shell: str | None = None,
         kill_grace_seconds: float = KILL_GRACE_SECONDS,
         drain_seconds: float = DRAIN_SECONDS,
+        groups: ProcessGroups | None = None,
     ) -> None:
         self.builds = builds
         self.logs = logs
@@ -205,6 +207,8 @@ class CodeBuildProvider:
         self.default_shell = shell
         self.kill_grace_seconds = kill_grace_seconds
         self.drain_seconds = drain_seconds
+        # The durable list of running process groups a crash would orphan (orphans.py).
+        self.groups = groups
 
     def _timeout_minutes(self, project: dict[str, Any] | None) -> int:
         if project is None:
@@ -504,6 +508,7 @@ class _BuildRun:
             notice=self.log.container,
             grace=self.provider.kill_grace_seconds,
             drain_seconds=self.provider.drain_seconds,
+            tracker=action_tracker(self.provider.groups, self.job),
         )
 
         upload = True

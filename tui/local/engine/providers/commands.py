@@ -61,6 +61,7 @@ from pathlib import Path
 
 from tui.local.engine.artifacts import ArtifactError, zip_directory
 from tui.local.engine.logs import stream_arn
+from tui.local.engine.orphans import ProcessGroups, action_tracker
 from tui.local.engine.providers.job import ActionJob, ActionOutcome
 from tui.local.engine.providers.shell import (
     DRAIN_SECONDS,
@@ -114,10 +115,13 @@ class CommandsProvider:
         shell: str | None = None,
         kill_grace_seconds: float = KILL_GRACE_SECONDS,
         drain_seconds: float = DRAIN_SECONDS,
+        groups: ProcessGroups | None = None,
     ) -> None:
         self.shell = shell or find_shell()
         self.kill_grace_seconds = kill_grace_seconds
         self.drain_seconds = drain_seconds
+        # The durable list of running process groups a crash would orphan (orphans.py).
+        self.groups = groups
 
     def default_timeout_seconds(self, declaration: ActionDeclaration) -> float | None:
         return COMMANDS_TIMEOUT_SECONDS
@@ -163,8 +167,11 @@ class CommandsProvider:
         output.container(f"CODEBUILD_SRC_DIR={primary}")
         output.container("Entering phase BUILD")
         argv = shell_argv(self.shell, script)
+        tracker = action_tracker(self.groups, job)
         try:
-            shell = await start_shielded(argv, cwd=primary, env=env, grace=self.kill_grace_seconds)
+            shell = await start_shielded(
+                argv, cwd=primary, env=env, grace=self.kill_grace_seconds, tracker=tracker
+            )
         except asyncio.CancelledError:
             output.container("The action was stopped: ending its processes")
             raise
@@ -175,7 +182,7 @@ class CommandsProvider:
         reader = asyncio.create_task(output.lines.pump(process.stdout))
         try:
             await shell.exited.wait()
-            await terminate_group(process, self.kill_grace_seconds)
+            await terminate_group(process, self.kill_grace_seconds, tracker)
         except asyncio.CancelledError:
             output.container("The action was stopped: ending its processes")
             await stop_shell(shell, reader, self.kill_grace_seconds)

@@ -60,6 +60,7 @@ from typing import TYPE_CHECKING
 from tui.local.clock import Timer
 from tui.local.config import CONFIG_NAME, FunctionConfig
 from tui.local.engine.jobs import JobOutcome, JobRegistry
+from tui.local.engine.orphans import GroupTracker, ProcessGroups, action_tracker
 from tui.local.engine.providers.custom import (
     DUMMY_CREDENTIALS,
     job_context,
@@ -105,9 +106,12 @@ class _Running:
     process: asyncio.subprocess.Process
     transport: asyncio.SubprocessTransport
     exited: asyncio.Event
+    tracker: GroupTracker | None = None
 
 
-async def _spawn(argv: list[str], *, cwd: Path, env: dict[str, str]) -> _Running:
+async def _spawn(
+    argv: list[str], *, cwd: Path, env: dict[str, str], tracker: GroupTracker | None
+) -> _Running:
     loop = asyncio.get_running_loop()
     protocol = _FunctionProtocol(loop)
     transport, _ = await loop.subprocess_exec(
@@ -121,7 +125,10 @@ async def _spawn(argv: list[str], *, cwd: Path, env: dict[str, str]) -> _Running
         start_new_session=True,
     )
     process = asyncio.subprocess.Process(transport, protocol, loop)
-    return _Running(process, transport, protocol.exited)
+    # Written down before anything reads its output: a crash from here on leaves a record.
+    if tracker is not None:
+        tracker.started(process.pid)
+    return _Running(process, transport, protocol.exited, tracker)
 
 
 def _kill_when_started(start: asyncio.Future[_Running]) -> None:
@@ -162,7 +169,10 @@ class LambdaInvokeProvider:
         callback_grace: float = CALLBACK_GRACE_SECONDS,
         exit_grace: float = EXIT_GRACE_SECONDS,
         kill_grace: float = KILL_GRACE_SECONDS,
+        groups: ProcessGroups | None = None,
     ) -> None:
+        # The durable list of running process groups a crash would orphan (orphans.py).
+        self.groups = groups
         self.jobs = jobs
         self.functions = functions
         self.config_file = config_file
@@ -175,7 +185,13 @@ class LambdaInvokeProvider:
     def for_backend(cls, backend: Backend, jobs: JobRegistry) -> LambdaInvokeProvider:
         """The provider of an endpoint: its config file's functions, calling back to its URL."""
         config_file = backend.config.source or backend.data_dir / CONFIG_NAME
-        return cls(jobs, backend.config.functions, config_file, lambda: backend.endpoint_url)
+        return cls(
+            jobs,
+            backend.config.functions,
+            config_file,
+            lambda: backend.endpoint_url,
+            groups=ProcessGroups(backend.db),
+        )
 
     def default_timeout_seconds(self, declaration: ActionDeclaration) -> float | None:
         return ACTION_TIMEOUT_SECONDS
@@ -276,7 +292,10 @@ class LambdaInvokeProvider:
         cwd = function.working_directory or job.workspace
         event = json.dumps(self.jobs.event(self.jobs.get(job_id))).encode()
 
-        start = asyncio.ensure_future(_spawn(list(function.command), cwd=cwd, env=env))
+        tracker = action_tracker(self.groups, job)
+        start = asyncio.ensure_future(
+            _spawn(list(function.command), cwd=cwd, env=env, tracker=tracker)
+        )
         try:
             running = await asyncio.shield(start)
         except asyncio.CancelledError:
@@ -360,7 +379,7 @@ class LambdaInvokeProvider:
     async def _end(self, running: _Running, readers: Sequence[asyncio.Future[None]]) -> None:
         """End whatever is left of the command's process group and finish reading its output."""
         try:
-            await terminate_group(running.process, self.kill_grace)
+            await terminate_group(running.process, self.kill_grace, running.tracker)
         finally:
             try:
                 await asyncio.wait(readers, timeout=DRAIN_SECONDS)

@@ -30,7 +30,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tui.local.engine.orphans import GroupTracker
 
 KILL_GRACE_SECONDS = 3.0
 MAX_LINE_BYTES = 1024 * 1024
@@ -171,9 +174,11 @@ async def _wait_until_gone(process: asyncio.subprocess.Process, seconds: float) 
     return True
 
 
-async def terminate_group(process: asyncio.subprocess.Process, grace: float) -> None:
+async def terminate_group(
+    process: asyncio.subprocess.Process, grace: float, tracker: GroupTracker | None = None
+) -> None:
     """SIGTERM the shell's process group, SIGKILL whatever is left after `grace` seconds, and
-    return once nothing of the group runs any more."""
+    return once nothing of the group runs any more (then `tracker` strikes it off)."""
     pgid = process.pid
     try:
         if process.returncode is None or group_alive(pgid):
@@ -184,7 +189,8 @@ async def terminate_group(process: asyncio.subprocess.Process, grace: float) -> 
         if process.returncode is None or group_alive(pgid):
             signal_group(pgid, signal.SIGKILL)
     # SIGKILL takes effect asynchronously.
-    await _wait_until_gone(process, 2.0)
+    if await _wait_until_gone(process, 2.0) and tracker is not None:
+        tracker.ended(pgid)
 
 
 class _ShellProtocol(asyncio.subprocess.SubprocessStreamProtocol):
@@ -206,6 +212,8 @@ class Shell:
     transport: asyncio.SubprocessTransport
     # Set when the shell process itself has exited (its children may live on).
     exited: asyncio.Event
+    # Where the group is written down until it is gone (see tui/local/engine/orphans.py).
+    tracker: GroupTracker | None = None
 
     def close(self) -> None:
         """Stop reading a pipe that a process outside the group keeps open."""
@@ -213,10 +221,16 @@ class Shell:
 
 
 async def spawn(
-    argv: list[str], *, cwd: Path, env: dict[str, str], stdin_pipe: bool = False
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    stdin_pipe: bool = False,
+    tracker: GroupTracker | None = None,
 ) -> Shell:
     """Start the shell in its own session (so its process group can be killed as a whole),
-    stdout and stderr merged into one pipe, stdin from /dev/null unless `stdin_pipe`."""
+    stdout and stderr merged into one pipe, stdin from /dev/null unless `stdin_pipe`; the
+    group is written down with `tracker` before anything reads its output."""
     loop = asyncio.get_running_loop()
     protocol = _ShellProtocol(loop)
     transport, _ = await loop.subprocess_exec(
@@ -229,24 +243,35 @@ async def spawn(
         env=env,
         start_new_session=True,
     )
-    return Shell(asyncio.subprocess.Process(transport, protocol, loop), transport, protocol.exited)
+    process = asyncio.subprocess.Process(transport, protocol, loop)
+    if tracker is not None:
+        tracker.started(process.pid)
+    return Shell(process, transport, protocol.exited, tracker)
 
 
 async def start_shielded(
-    argv: list[str], *, cwd: Path, env: dict[str, str], stdin_pipe: bool = False, grace: float
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    stdin_pipe: bool = False,
+    grace: float,
+    tracker: GroupTracker | None = None,
 ) -> Shell:
     """`spawn`, safe against cancellation: a cancellation while asyncio is still connecting the
     pipes would otherwise kill only the shell and orphan whatever it had already started, so
     the start is shielded and, once it completes, its whole group is ended before the
     CancelledError propagates. Raises OSError/ValueError when the shell cannot start."""
-    start = asyncio.ensure_future(spawn(argv, cwd=cwd, env=env, stdin_pipe=stdin_pipe))
+    start = asyncio.ensure_future(
+        spawn(argv, cwd=cwd, env=env, stdin_pipe=stdin_pipe, tracker=tracker)
+    )
     try:
         return await asyncio.shield(start)
     except asyncio.CancelledError:
         started = await _finish_starting(start)
         if started is not None:
             try:
-                await terminate_group(started.process, grace)
+                await terminate_group(started.process, grace, started.tracker)
             finally:
                 started.close()
         raise
@@ -275,7 +300,7 @@ def _kill_when_started(start: asyncio.Future[Shell]) -> None:
 async def stop_shell(shell: Shell, reader: asyncio.Task[None] | None, grace: float) -> None:
     """End the whole group and stop reading its output (cancellation path)."""
     try:
-        await terminate_group(shell.process, grace)
+        await terminate_group(shell.process, grace, shell.tracker)
     finally:
         if reader is not None:
             reader.cancel()
@@ -357,8 +382,10 @@ class ShellSession:
         notice: Callable[[str], None],
         grace: float = KILL_GRACE_SECONDS,
         drain_seconds: float = DRAIN_SECONDS,
+        tracker: GroupTracker | None = None,
     ) -> None:
         self.shell = shell
+        self._tracker = tracker
         self.cwd = cwd
         self.env = env
         self._log = log
@@ -405,6 +432,7 @@ class ShellSession:
             env=dict(self.env),
             stdin_pipe=True,
             grace=self._grace,
+            tracker=self._tracker,
         )
         assert shell.process.stdout is not None
         self._lines = LineReader(self._line)
@@ -449,7 +477,7 @@ class ShellSession:
 
     async def _end(self, shell: Shell) -> None:
         """After the shell exited: end the rest of its group and read its last output."""
-        await terminate_group(shell.process, self._grace)
+        await terminate_group(shell.process, self._grace, self._tracker)
         assert self._reader is not None
         if not await drain(shell, self._reader, self._lines, self._drain_seconds):
             self._notice(
