@@ -115,9 +115,10 @@ def test_a_command_left_running_by_a_sigkill_is_ended_at_the_next_start(tmp_path
             )
             wait_for(pid_file.exists)
             pid = int(pid_file.read_text())
-            # The shell leads its own group, and that group is on record while it runs.
+            # The shell leads its own group, and that group is on record while it runs (the
+            # shell may write its pid before the server has finished starting it).
             assert group_of(pid) == pid
-            ((identity, owner),) = recorded_in(data)
+            ((identity, owner),) = wait_for(lambda: recorded_in(data))
             assert identity == identify(pid)
             assert "forever/Build/Loop" in owner
             server.kill()
@@ -287,7 +288,9 @@ def test_a_group_is_on_record_while_it_runs_and_struck_off_when_it_ends(
         execution_id = latest_execution_id(client, "recorded")
         wait_for(pid_file.exists)
         pid = int(pid_file.read_text())
-        groups = endpoint.call(lambda: ProcessGroups(endpoint.backend.db).recorded())
+        groups = wait_for(
+            lambda: endpoint.call(lambda: ProcessGroups(endpoint.backend.db).recorded())
+        )
         assert [(identity, "recorded/Run/Work" in owner) for identity, owner in groups] == [
             (identify(pid), True)
         ]

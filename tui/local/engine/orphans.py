@@ -14,7 +14,8 @@ Decisions recorded here:
   and the boot id (`/proc/sys/kernel/random/boot_id`). The row is committed as soon as the
   group exists, before the provider reads a line of its output; it is deleted when the group
   has been seen gone (after the provider's normal teardown or a cancellation). A group that
-  outlived even its SIGKILL keeps its row, so the next start tries again.
+  outlived even its SIGKILL keeps its row, so the next start tries again. A crash in the
+  milliseconds between the fork and that commit is not covered.
 - At start-up a group is ended only when its leader is alive, on the same boot, with the
   recorded start time, and still leads that group. [I] A group whose leader has exited is
   left alone even if other members remain: once the leader is gone nothing tells our group
