@@ -376,19 +376,7 @@ class PipelineTable(DataTable[Text]):
             if drawn is None:
                 return None
             segments.extend(drawn)
-        remaining = max(0, self.size.width - sum(widths) - self._row_label_column_width)
-        extend_style, _ = self._get_styles_to_render_cell(
-            False,
-            False,
-            False,
-            hover,
-            cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            False,
-            False,
-        )
-        segments.append(Segment(" " * remaining, base_style + extend_style + _OUT_OF_BOUNDS))
+        segments.append(self._beyond_columns(widths, base_style, cursor, hover, _OUT_OF_BOUNDS))
         width = self.size.width
         return (
             Strip(line_crop(segments, x1, x2, width))
@@ -484,6 +472,19 @@ class PipelineTable(DataTable[Text]):
             ]
             for index, width in enumerate(widths)
         ]
+        meta = _out_of_bounds_meta(row_index)
+        row.append([self._beyond_columns(widths, base_style, cursor, hover, meta)])
+        return [], row
+
+    def _beyond_columns(
+        self,
+        widths: Sequence[int],
+        base_style: Style,
+        cursor: bool,
+        hover: bool,
+        meta: Style,
+    ) -> Segment:
+        """The blank after a row's last column, styled as DataTable styles it."""
         remaining = max(0, self.size.width - sum(widths) - self._row_label_column_width)
         extend_style, _ = self._get_styles_to_render_cell(
             False,
@@ -496,10 +497,7 @@ class PipelineTable(DataTable[Text]):
             False,
             False,
         )
-        extend_style = base_style + extend_style
-        extend_style += _out_of_bounds_meta(row_index)
-        row.append([Segment(" " * remaining, extend_style)])
-        return [], row
+        return Segment(" " * remaining, base_style + extend_style + meta)
 
     def _render_cell(
         self,
