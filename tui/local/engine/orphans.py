@@ -34,9 +34,7 @@ Decisions recorded here:
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import signal
 import sqlite3
 import time
@@ -44,6 +42,7 @@ from dataclasses import dataclass
 
 from tui.local.engine.db import notify_commit
 from tui.local.engine.providers.job import ActionJob
+from tui.local.engine.providers.shell import group_alive, signal_group
 
 log = logging.getLogger(__name__)
 
@@ -120,31 +119,6 @@ def _is_leader(identity: GroupIdentity, booted: str | None) -> bool:
     )
 
 
-def group_alive(pgid: int) -> bool:
-    """Whether a process of the group runs (zombies count as gone: an orphan's zombie waits
-    for init, which may be slow to reap it or, in a container, never do so)."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
-    except OSError:
-        return True
-    for pid in pids:
-        stat = _read_stat(pid)
-        if stat is not None and stat.state != "Z" and stat.pgrp == pgid:
-            return True
-    return False
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
 def _wait_gone(pgid: int, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while group_alive(pgid):
@@ -217,9 +191,9 @@ class ProcessGroups:
 
     @staticmethod
     def _end(pgid: int, grace: float) -> None:
-        _signal_group(pgid, signal.SIGTERM)
+        signal_group(pgid, signal.SIGTERM)
         if not _wait_gone(pgid, grace):
-            _signal_group(pgid, signal.SIGKILL)
+            signal_group(pgid, signal.SIGKILL)
             _wait_gone(pgid, KILL_WAIT_SECONDS)
 
 
