@@ -58,21 +58,17 @@ import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal
+from operator import attrgetter, itemgetter
+from typing import Any, Literal, TypeVar
 
 from tui.local.clock import Clock
-from tui.local.engine.logs import (
-    MAX_PAGE,
-    EventPosition,
-    EventRow,
-    LogEvent,
-    LogStore,
-    group_arn,
-)
+from tui.local.engine.logs import MAX_PAGE, EventPosition, LogStore, group_arn
 from tui.model.errors import AwsError, ResourceNotFoundException, UnknownOperationException
 
 Request = dict[str, Any]
 Response = dict[str, Any]
+# A GetLogEvents row or a FilterLogEvents event, as `_within_page_bytes` trims a page of them.
+_Item = TypeVar("_Item")
 
 
 class InvalidParameterException(AwsError):
@@ -353,7 +349,7 @@ class LogsService:
             limit=limit,
             from_head=forward,
         )
-        rows = _rows_within_page_bytes(rows, keep_first=forward)
+        rows = _within_page_bytes(rows, itemgetter(3), keep_first=forward)
         if rows:
             forward_token = encode_stream_token("f", stream_id, (rows[-1][0], rows[-1][1]))
             backward_token = encode_stream_token("b", stream_id, (rows[0][0], rows[0][1]))
@@ -420,7 +416,7 @@ class LogsService:
             match=match,
             descending=descending,
         )
-        kept = _within_page_bytes(page.events, keep_first=True)
+        kept = _within_page_bytes(page.events, attrgetter("message"), keep_first=True)
         next_after = page.next_after
         if len(kept) < len(page.events):
             next_after = kept[-1].filter_position
@@ -531,31 +527,21 @@ class LogsService:
         )
 
 
-def _rows_within_page_bytes(rows: list[EventRow], *, keep_first: bool) -> list[EventRow]:
-    """The rows that fit AWS's 1 MB page, from the page's start (forward) or end."""
+def _within_page_bytes(
+    items: list[_Item], message: Callable[[_Item], str], *, keep_first: bool
+) -> list[_Item]:
+    """The events (`message` reads one's text) that fit AWS's 1 MB page, from the page's
+    start (forward) or end."""
     # A page of short lines fits whole: one count of its UTF-8 bytes instead of one a line.
-    whole = len("".join([row[3] for row in rows]).encode()) + EVENT_OVERHEAD * len(rows)
+    whole = len("".join([message(item) for item in items]).encode()) + EVENT_OVERHEAD * len(items)
     if whole <= MAX_BYTES:
-        return rows
-    ordered = rows if keep_first else rows[::-1]
-    kept: list[EventRow] = []
+        return items
+    ordered = items if keep_first else items[::-1]
+    kept: list[_Item] = []
     size = 0
-    for row in ordered:
-        size += _event_size(row[3])
+    for item in ordered:
+        size += _event_size(message(item))
         if kept and size > MAX_BYTES:
             break
-        kept.append(row)
+        kept.append(item)
     return kept if keep_first else kept[::-1]
-
-
-def _within_page_bytes(events: list[LogEvent], *, keep_first: bool) -> list[LogEvent]:
-    """The events that fit AWS's 1 MB page, from the page's start (forward) or end."""
-    ordered = events if keep_first else list(reversed(events))
-    kept: list[LogEvent] = []
-    size = 0
-    for event in ordered:
-        size += _event_size(event.message)
-        if kept and size > MAX_BYTES:
-            break
-        kept.append(event)
-    return kept if keep_first else list(reversed(kept))
