@@ -41,7 +41,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from tui.app.screens.approval import ApprovalDialog, PendingApproval
-from tui.app.widgets.masking import mask, mask_ids_of
+from tui.app.widgets.masking import mask_ids_of, short_id
 from tui.app.widgets.status_bar import StatusBar
 from tui.aws.watch import Watcher
 from tui.model.derived import (
@@ -137,8 +137,7 @@ class ApprovalsScreen(Screen[None]):
     def short_id(self, execution_id: str | None) -> str:
         if execution_id is None:
             return "?"
-        short = execution_id[:8]
-        return mask(short) if self.mask_ids else short
+        return short_id(execution_id, self.mask_ids)
 
     def on_mount(self) -> None:
         columns = ("Context", *COLUMNS) if self.several else COLUMNS

@@ -48,7 +48,7 @@ from textual.worker import Worker
 
 from tui.app.messages import ActionRef, ProblemOccurred
 from tui.app.widgets.glyphs import Palette
-from tui.app.widgets.masking import mask_port
+from tui.app.widgets.masking import mask_port, short_id
 from tui.app.widgets.status_bar import StatusBar
 from tui.aws.artifacts import ArtifactRef, Downloaded, UnsafeArchive, action_artifacts, download
 from tui.aws.watch import Watcher
@@ -260,8 +260,7 @@ class ArtifactsScreen(Screen[None]):
         return Palette.of(self.app.theme_variables)
 
     def short_id(self, value: str) -> str:
-        shown = value[:8]
-        return "•" * len(shown) if self.mask_ids else shown
+        return short_id(value, self.mask_ids)
 
     def _show_title(self) -> None:
         muted = self._palette().style("muted")

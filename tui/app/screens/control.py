@@ -58,7 +58,7 @@ from textual.widgets import Button, Input, OptionList, RadioSet, Select, Static
 from tui.app.screens.confirm import ConfirmScreen
 from tui.app.widgets.cli_equivalent import CliConnection, CliEquivalent
 from tui.app.widgets.glyphs import look
-from tui.app.widgets.masking import hide, mask, mask_ids_of
+from tui.app.widgets.masking import hide, mask_ids_of, masked_if, short_id
 from tui.aws.errors import ClientProblem
 from tui.aws.watch import Watcher
 from tui.model.derived import short_revision
@@ -191,13 +191,11 @@ class ControlDialog(ModalScreen[str | None]):
 
     def short_id(self, value: str) -> str:
         """An execution id's short form, as the screens show it (masked with `mask_ids`)."""
-        short = value[:8]
-        return mask(short) if self.mask_ids else short
+        return short_id(value, self.mask_ids)
 
     def short_revision(self, value: str | None) -> str:
         """A revision id's short form, as the screens show it (masked with `mask_ids`)."""
-        short = short_revision(value)
-        return mask(short) if self.mask_ids else short
+        return masked_if(short_revision(value), self.mask_ids)
 
     def field(self, label: str, value: Any, *, id: str | None = None) -> Horizontal:
         """`field_row` with the value as the screen shows it (`shown`)."""

@@ -60,6 +60,7 @@ from tui.app.screens.pipeline import StageStrip, action_from_run, latest_runs
 from tui.app.widgets.action_row import ActionRow
 from tui.app.widgets.execution_header import ExecutionHeader, HeaderData, trigger_by
 from tui.app.widgets.glyphs import Palette
+from tui.app.widgets.masking import masked_if, short_id
 from tui.app.widgets.pipeline_table import PipelineTable
 from tui.app.widgets.stage_panel import StagePanel, TransitionMark
 from tui.app.widgets.status_bar import StatusBar
@@ -323,12 +324,10 @@ class HistoryScreen(Screen[None]):
         return float(getattr(poll, "visible", 5.0))
 
     def short_id(self, value: str) -> str:
-        shown = value[:8]
-        return "•" * len(shown) if self.mask_ids else shown
+        return short_id(value, self.mask_ids)
 
     def short_revision(self, value: str | None) -> str:
-        shown = short_revision(value)
-        return "•" * len(shown) if self.mask_ids else shown
+        return masked_if(short_revision(value), self.mask_ids)
 
     # Layout ---------------------------------------------------------------------------------------
 

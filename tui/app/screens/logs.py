@@ -60,6 +60,7 @@ from textual.worker import Worker
 from tui.app.messages import ActionRef, ProblemOccurred
 from tui.app.widgets.glyphs import Palette
 from tui.app.widgets.log_view import LogView, SearchOutcome
+from tui.app.widgets.masking import short_id
 from tui.app.widgets.status_bar import StatusBar
 from tui.aws.errors import AccessDenied, ClientProblem
 from tui.aws.logtail import ActionRun, LogBatch, LogLocation, LogTail
@@ -301,8 +302,7 @@ class LogsScreen(Screen[None]):
         return Palette.of(self.app.theme_variables)
 
     def short_id(self, value: str) -> str:
-        shown = value[:8]
-        return "•" * len(shown) if self.mask_ids else shown
+        return short_id(value, self.mask_ids)
 
     def _show_title(self) -> None:
         palette = self._palette()

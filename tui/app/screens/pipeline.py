@@ -66,6 +66,7 @@ from tui.app.messages import (
 )
 from tui.app.widgets.action_row import ActionRow
 from tui.app.widgets.execution_header import ExecutionHeader, HeaderData
+from tui.app.widgets.masking import masked_if, short_id
 from tui.app.widgets.stage_panel import StagePanel, TransitionMark
 from tui.app.widgets.status_bar import StatusBar
 from tui.aws.watch import Watcher
@@ -219,12 +220,10 @@ class PipelineScreen(Screen[None]):
         yield Footer()
 
     def short_id(self, value: str) -> str:
-        shown = value[:8]
-        return "•" * len(shown) if self.mask_ids else shown
+        return short_id(value, self.mask_ids)
 
     def short_revision(self, value: str | None) -> str:
-        shown = short_revision(value)
-        return "•" * len(shown) if self.mask_ids else shown
+        return masked_if(short_revision(value), self.mask_ids)
 
     @property
     def panels(self) -> list[StagePanel]:

@@ -51,7 +51,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.app.messages import OpenHistory, OpenPipeline
 from tui.app.widgets.glyphs import Palette, look
-from tui.app.widgets.masking import mask
+from tui.app.widgets.masking import masked_if
 from tui.app.widgets.pipeline_table import PipelineTable
 from tui.app.widgets.status_bar import StatusBar
 
@@ -285,7 +285,7 @@ class PipelinesScreen(Screen[None]):
             source = latest.source_revisions[0]
             short = short_revision(source.revision_id)
             if short:
-                revision.append(mask(short) if self.mask_ids else short, style="bold")
+                revision.append(masked_if(short, self.mask_ids), style="bold")
                 revision.append(" ")
             message = first_line(source.revision_summary)
             revision.append(message)

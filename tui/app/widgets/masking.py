@@ -30,6 +30,16 @@ def mask(value: str) -> str:
     return MASK * len(value)
 
 
+def masked_if(value: str, masked: bool) -> str:
+    """`value` as a screen shows it: masked when `masked` (`Settings.mask_ids`)."""
+    return mask(value) if masked else value
+
+
+def short_id(value: str, masked: bool) -> str:
+    """An execution id as the screens show it: its first 8 characters, masked or not."""
+    return masked_if(value[:8], masked)
+
+
 def mask_port(url: str) -> str:
     """`http://127.0.0.1:40123` -> `http://127.0.0.1:•••••` (a random port is an id too)."""
     head, colon, port = url.rpartition(":")
