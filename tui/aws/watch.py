@@ -201,6 +201,9 @@ class Watcher:
         self.feed: EventFeed | None = None
         self._visible: str | None = None
         self._declarations: dict[str, PipelineDeclaration] = {}
+        self._unreadable: dict[str, int] = {}
+        """Pipelines whose declaration did not parse, with the version it was read at: read
+        again only for a newer version, since the same one never parses."""
         self._finished_runs: dict[str, tuple[ActionExecutionDetail, ...]] = {}
         self._last_success: datetime | None = None
         self._list_now = asyncio.Event()
@@ -411,12 +414,13 @@ class Watcher:
         )
         declaration = None
         details: tuple[ActionExecutionDetail, ...] | None = None
+        version = state.pipeline_version or 0
         known = self._declarations.get(name)
-        stale = known is not None and (state.pipeline_version or 0) > known.version
-        if (known is None or stale) and (
+        held = known.version if known is not None else self._unreadable.get(name)
+        if (held is None or version > held) and (
             name == self._visible or self._approval_unrecognized(name, state)
         ):
-            declaration = await self._read_declaration(name)
+            declaration = await self._read_declaration(name, version)
         if name == self._visible:
             details = await self._shown_runs(name, state, executions)
         return Snapshot(state, executions, declaration, details)
@@ -472,7 +476,8 @@ class Watcher:
             details.extend(runs)
         return tuple(details)
 
-    async def _read_declaration(self, name: str) -> PipelineDeclaration | None:
+    async def _read_declaration(self, name: str, version: int) -> PipelineDeclaration | None:
+        """GetPipeline for a state at `version`; None when the declaration does not parse."""
         response = await self.client.get_pipeline(name)
         self._learn_account((response.get("metadata") or {}).get("pipelineArn"))
         try:
@@ -480,7 +485,9 @@ class Watcher:
         except Exception as exc:
             # A declaration our model cannot read still leaves the state to show.
             log.warning("declaration of %s not understood: %s", name, exc)
+            self._unreadable[name] = version
             return None
+        self._unreadable.pop(name, None)
         self._declarations[name] = declaration
         return declaration
 
