@@ -40,14 +40,14 @@ Decisions recorded here [I]:
   again within two.
 - `rate=None` means no bucket (no limit); throttling still backs off.
 - [I] Which budget a connection gets unless the user set `[budget]` (`default_budget`): on AWS
-  the one above; on an endpoint on this machine (a loopback address: the local pipetop
-  endpoint, or moto/LocalStack) none (`LOCAL_BUDGET`, rate None). The budget is there for
-  AWS's shared, unpublished quota; a local endpoint has no quota and no other users, so a
+  the one above; on the local pipetop endpoint (`AwsContext.is_local()`: a loopback address
+  that answers `/_local/health`) none (`LOCAL_BUDGET`, rate None). The budget is there for
+  AWS's shared, unpublished quota; the local endpoint has no quota and no other users, so a
   budget there only makes the first fill of 100 pipelines (200 requests) take 40 s instead
   of one second. Throttling answers (the local endpoint injects them on request) still back
-  off. The loopback address decides, not the endpoint's health answer: it is known before the
-  first request, and no AWS endpoint is ever on loopback. An explicit `[budget]` (config or
-  environment) wins on any endpoint.
+  off. Anywhere else, a loopback proxy to AWS included, the AWS budget holds (the Watcher
+  decides before its first list call). An explicit `[budget]` (config or environment) wins
+  on any endpoint.
 - [I] No bigger startup burst on AWS: the bucket starts full (`burst`, 10 requests at once)
   and refills at `rate`. Fanning out over ~100 pipelines at once is what users report
   getting throttled for (reference, section 8), and the quota is shared with every other tool
@@ -126,11 +126,11 @@ class BudgetState:
 AWS_BUDGET = BudgetSettings()
 """The default on AWS (see the module docstring)."""
 LOCAL_BUDGET = BudgetSettings(rate=None)
-"""The default on an endpoint on this machine: no bucket; throttling answers still back off."""
+"""The default on the local pipetop endpoint: no bucket; throttling answers still back off."""
 
 
 def default_budget(local: bool) -> BudgetSettings:
-    """The budget of a connection whose user set none: `local` is an endpoint on loopback."""
+    """The budget of a connection whose user set none: `local` is the local pipetop endpoint."""
     return LOCAL_BUDGET if local else AWS_BUDGET
 
 
