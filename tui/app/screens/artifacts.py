@@ -48,7 +48,7 @@ from textual.worker import Worker
 
 from tui.app.messages import ActionRef, ProblemOccurred
 from tui.app.widgets.glyphs import Palette
-from tui.app.widgets.masking import mask_port, short_id
+from tui.app.widgets.masking import mask_ids_of, mask_port, short_id
 from tui.app.widgets.status_bar import StatusBar
 from tui.aws.artifacts import ArtifactRef, Downloaded, UnsafeArchive, action_artifacts, download
 from tui.aws.watch import Watcher
@@ -166,8 +166,7 @@ class ArtifactsScreen(Screen[None]):
     @property
     def mask_ids(self) -> bool:
         if self._mask_ids is None:
-            settings = getattr(self.app, "settings", None)
-            self._mask_ids = bool(getattr(settings, "mask_ids", False))
+            self._mask_ids = mask_ids_of(self.app)
         return self._mask_ids
 
     @property

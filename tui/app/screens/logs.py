@@ -60,7 +60,7 @@ from textual.worker import Worker
 from tui.app.messages import ActionRef, ProblemOccurred
 from tui.app.widgets.glyphs import Palette
 from tui.app.widgets.log_view import LogView, SearchOutcome
-from tui.app.widgets.masking import short_id
+from tui.app.widgets.masking import mask_ids_of, short_id
 from tui.app.widgets.status_bar import StatusBar
 from tui.aws.errors import AccessDenied, ClientProblem
 from tui.aws.logtail import ActionRun, LogBatch, LogLocation, LogTail
@@ -156,8 +156,7 @@ class LogsScreen(Screen[None]):
     @property
     def mask_ids(self) -> bool:
         if self._mask_ids is None:
-            settings = getattr(self.app, "settings", None)
-            self._mask_ids = bool(getattr(settings, "mask_ids", False))
+            self._mask_ids = mask_ids_of(self.app)
         return self._mask_ids
 
     @property
