@@ -292,8 +292,6 @@ class Watcher:
             return
         try:
             local = await self.aws.is_local()
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:
             # The list call that follows meets the same problem and reports it; try again then.
             log.debug("could not tell whether the endpoint is local: %s", exc)
