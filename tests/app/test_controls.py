@@ -357,6 +357,41 @@ async def test_the_approvals_view_finds_a_parallel_approval_never_opened(
         assert app.screen is view  # the pipeline was never opened
 
 
+async def test_a_refused_getpipeline_leaves_a_parallel_pipelines_state_shown(
+    endpoint: Endpoint,
+) -> None:
+    """Without `codepipeline:GetPipeline` the approval goes unrecognised, but the state
+    still reaches the list, and the declaration is asked for once, not at every read."""
+    upload_source(endpoint)
+    client = endpoint.client("codepipeline")
+    client.create_pipeline(
+        pipeline=pipeline("para", stage("Approve", approval("Gate")), mode="PARALLEL")
+    )
+    await in_thread(
+        lambda: wait_for(
+            lambda: (
+                action_state(client, "para", "Approve", "Gate")
+                .get("latestExecution", {})
+                .get("status")
+                == "InProgress"
+            )
+        )
+    )
+    with injected(endpoint, rules=[{"match": "codepipeline.GetPipeline", "deny": 100}]):
+        reset_calls(endpoint)
+        app = app_for(endpoint)
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.watcher.state_reads["para"] >= 3)
+            view = app.workspace.pipeline("para")
+            assert view is not None
+            assert view.status == "InProgress"
+            assert app.watcher.status.problem is None
+            asked = calls(endpoint).get("codepipeline.GetPipeline", 0)
+            assert asked >= 1
+            await until(pilot, lambda: app.watcher.state_reads["para"] >= 6)
+            assert calls(endpoint).get("codepipeline.GetPipeline", 0) == asked
+
+
 # Retry -----------------------------------------------------------------------------------------
 
 

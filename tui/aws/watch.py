@@ -415,10 +415,11 @@ class Watcher:
         version = state.pipeline_version or 0
         known = self._declarations.get(name)
         held = known.version if known is not None else self._unreadable.get(name)
-        if (held is None or version > held) and (
-            name == self._visible or self._approval_unrecognized(name, state)
-        ):
-            declaration = await self._read_declaration(name, version)
+        if held is None or version > held:
+            if name == self._visible:
+                declaration = await self._read_declaration(name, version)
+            elif self._approval_unrecognized(name, state):
+                declaration = await self._declaration_if_readable(name, version)
         if name == self._visible:
             details = await self._shown_runs(name, state, executions)
         return Snapshot(state, executions, declaration, details)
@@ -473,6 +474,19 @@ class Watcher:
                     self._finished_runs[execution_id] = runs
             details.extend(runs)
         return tuple(details)
+
+    async def _declaration_if_readable(self, name: str, version: int) -> PipelineDeclaration | None:
+        """The declaration read only to recognise approvals (`_approval_unrecognized`): a
+        refusal (a policy without `codepipeline:GetPipeline`, say) must not cost the list
+        the pipeline's state, so it is logged and not asked again for this version."""
+        try:
+            return await self._read_declaration(name, version)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.info("declaration of %s not read: %s", name, exc)
+            self._unreadable[name] = version
+            return None
 
     async def _read_declaration(self, name: str, version: int) -> PipelineDeclaration | None:
         """GetPipeline for a state at `version`; None when the declaration does not parse."""
