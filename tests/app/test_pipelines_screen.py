@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.widgets import Input, Static
+from textual.widgets.data_table import ColumnKey
 
 from tests.app.support import app_for, plain, wait_until
 from tests.endpoint import Endpoint
@@ -225,6 +226,49 @@ async def test_a_row_changes_in_place_when_its_pipeline_changes(
         assert row(app, "slow")["stage"] == ""
         assert table(app).row_keys == shown_before
         assert "0 running" in summary(app)
+
+
+async def test_a_changed_row_moves_in_the_sort_and_the_filter_and_resizes_its_column(
+    endpoint: Endpoint, tmp_path: Path
+) -> None:
+    """A change of one row redoes the sort, the filter and the column widths only as far as
+    that row changes them (the screen keeps them between changes): each must still follow."""
+    marker = tmp_path / "go"
+    upload_source(endpoint, summary="Fix the header")
+    client = endpoint.client("codepipeline")
+    waiting = f"while [ ! -f {marker} ]; do sleep 0.05; done"
+    client.create_pipeline(
+        pipeline=pipeline("z-slow", stage("PackageAndShipIt", commands("W", [waiting])))
+    )
+    client.create_pipeline(pipeline=pipeline("b-gated", stage("Approve", approval("Release"))))
+    client.create_pipeline(pipeline=pipeline("c-green", stage("Build", commands("C", ["true"]))))
+    wait_status(client, "c-green", latest_execution_id(client, "c-green"))
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(
+            pilot,
+            lambda: table(app).row_count == 3
+            and row(app, "z-slow")["status"] == "● In progress"
+            and row(app, "c-green")["status"] == "✓ Succeeded"
+            and row(app, "b-gated")["status"] == "◆ Awaiting approval",
+        )
+        stage_width = table(app).columns[ColumnKey("stage")].width
+        assert stage_width == len("PackageAndShipIt")
+        await pilot.press("s")  # by status: awaiting approval, running, ..., succeeded
+        assert table(app).row_keys == ["b-gated", "z-slow", "c-green"]
+        await pilot.press("slash", *"progress")
+        assert table(app).row_keys == ["z-slow"]
+        marker.write_text("")
+        # The filter drops the row whose words changed; the sort moves it among the
+        # succeeded, by name; the stage column shrinks to what the rows still show.
+        await wait_until(pilot, lambda: table(app).row_keys == [], what="the row filtered out")
+        assert "0 of 3" in summary(app)
+        await pilot.press("escape")
+        assert row(app, "z-slow")["status"] == "✓ Succeeded"
+        assert table(app).row_keys == ["b-gated", "c-green", "z-slow"]
+        assert table(app).columns[ColumnKey("stage")].width < stage_width
+        await pilot.press("slash", *"succeeded")
+        assert table(app).row_keys == ["c-green", "z-slow"]
 
 
 async def test_an_empty_account_says_so(endpoint: Endpoint) -> None:

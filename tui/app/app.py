@@ -349,7 +349,7 @@ class PipetopApp(App[None]):
 
     def _workspace_changed(self, names: frozenset[str]) -> None:
         workspace = self.watcher.workspace
-        self.notifier.workspace_changed(workspace)
+        self.notifier.workspace_changed(workspace, names)
         for screen in self.screen_stack:
             changed = getattr(screen, "workspace_changed", None)
             if changed is not None:
@@ -396,7 +396,9 @@ class PipetopApp(App[None]):
         their names, other contexts' screens nothing."""
         from tui.model.fleet import scoped
 
-        self.notifier.workspace_changed(self.watched.watchers[label].workspace, context=label)
+        self.notifier.workspace_changed(
+            self.watched.watchers[label].workspace, names, context=label
+        )
         self._fan_out(label, names, frozenset(scoped(label, name) for name in names))
 
     def _fan_out(self, label: str, names: frozenset[str], keys: frozenset[str]) -> None:
@@ -637,6 +639,7 @@ def reconcile_settings(settings: Settings) -> ReconcileSettings:
         visible_interval=poll.visible,
         visible_active_interval=poll.visible_active,
         round_robin_step=poll.round_robin,
+        round_robin_cycle=poll.round_robin_cycle,
         max_rate=poll.max_rate,
         debounce=poll.event_debounce,
         debounce_max=poll.event_debounce_max,

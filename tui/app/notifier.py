@@ -38,7 +38,7 @@ Decisions [I]:
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -109,11 +109,20 @@ class NoticeTracker:
         self.context = context
         self._seen: dict[str, _Seen] = {}
 
-    def observe(self, workspace: WorkspaceView) -> list[Notice]:
+    def observe(self, workspace: WorkspaceView, names: Iterable[str] | None = None) -> list[Notice]:
+        """The notices `workspace` brings; `names`, when given, are the only pipelines that
+        changed since the last look (the others are not looked at: a fill of N pipelines,
+        one change each, then costs N looks, not N x N)."""
         notices: list[Notice] = []
-        for name in [n for n in self._seen if n not in workspace.pipelines]:
+        pipelines = workspace.pipelines
+        looked_at = pipelines.keys() if names is None else names
+        gone = self._seen.keys() if names is None else names
+        for name in [n for n in gone if n in self._seen and n not in pipelines]:
             del self._seen[name]
-        for name, view in workspace.pipelines.items():
+        for name in looked_at:
+            view = pipelines.get(name)
+            if view is None:
+                continue
             seen = self._seen.get(name)
             if seen is None and view.snapshot_time is None:
                 continue
@@ -215,13 +224,18 @@ class Notifier:
         self._trackers: dict[str | None, NoticeTracker] = {}
 
     def workspace_changed(
-        self, workspace: WorkspaceView, *, context: str | None = None
+        self,
+        workspace: WorkspaceView,
+        names: Iterable[str] | None = None,
+        *,
+        context: str | None = None,
     ) -> list[Notice]:
-        """Compare with the last workspace of `context`; send and return what is new."""
+        """Compare with the last workspace of `context` (only the pipelines `names`, when
+        given: those that changed); send and return what is new."""
         tracker = self._trackers.get(context)
         if tracker is None:
             tracker = self._trackers[context] = NoticeTracker(context)
-        notices = tracker.observe(workspace)
+        notices = tracker.observe(workspace, names)
         for notice in notices:
             self.send(notice)
         return notices

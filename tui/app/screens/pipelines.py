@@ -36,6 +36,7 @@ Decisions recorded here:
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -186,9 +187,14 @@ class PipelinesScreen(Screen[None]):
         self.listed = False
         self._rows: dict[str, _Row] = {}
         self._order: list[str] = []
-        self._sorted: list[_Row] | None = None
+        self._sorted: list[str] | None = None
+        self._lengths: dict[str, Counter[int]] = {
+            column: Counter() for column in ("name", "stage", "region")
+        }
+        """How many rows have each length of name, stage and region (the widths' maxima)."""
         self._palette: Palette | None = None
         self._widths: dict[str, int] = {}
+        self._summary: Text | None = None
 
     # Layout ------------------------------------------------------------------------------------
 
@@ -243,23 +249,53 @@ class PipelinesScreen(Screen[None]):
         self._recompute(names)
 
     def _recompute(self, names: Iterable[str]) -> None:
+        """Rows of `names` again. What is worked out over every row (the sort, the column
+        widths) is redone only when a changed row can change it: a change of status for one
+        of 2,000 pipelines then costs that row, not the list."""
         table = self.table
         now = self.clock()
         palette = self.palette
-        self._sorted = None
         with self.app.batch_update():
             for name in list(names):
                 view = self.workspace.pipeline(name) if self.workspace is not None else None
+                old = self._rows.get(name)
                 if view is None:
-                    self._rows.pop(name, None)
+                    if old is not None:
+                        self._forget_row(old)
+                        del self._rows[name]
+                        self._sorted = None
                     table.forget_row(name)
                     continue
                 row = self._row(view, now, palette, name)
+                if old is not None:
+                    self._forget_row(old)
+                if old is None or _sort_key(old, self.sort_mode) != _sort_key(row, self.sort_mode):
+                    self._sorted = None
                 self._rows[name] = row
+                self._count_row(row)
                 table.put_row(name, row.cells)
             self._fit_columns()
             self._reorder()
             self._show_summary()
+
+    def _count_row(self, row: _Row) -> None:
+        self._lengths["name"][len(row.name)] += 1
+        self._lengths["stage"][row.cells["stage"].cell_len] += 1
+        if row.context:
+            self._lengths["region"][row.cells["region"].cell_len] += 1
+
+    def _forget_row(self, row: _Row) -> None:
+        for column, length in (
+            ("name", len(row.name)),
+            ("stage", row.cells["stage"].cell_len),
+            ("region", row.cells["region"].cell_len if row.context else None),
+        ):
+            if length is None:
+                continue
+            lengths = self._lengths[column]
+            lengths[length] -= 1
+            if lengths[length] <= 0:
+                del lengths[length]
 
     @property
     def palette(self) -> Palette:
@@ -351,30 +387,29 @@ class PipelinesScreen(Screen[None]):
 
     # Filter and sort ---------------------------------------------------------------------------
 
-    def _sorted_rows(self) -> list[_Row]:
-        """Every row in the current sort order, kept until a row or the sort changes (a
-        filter keystroke then only filters)."""
+    def _sorted_keys(self) -> list[str]:
+        """Every row's key in the current sort order, kept until a row comes or goes, a
+        row's sort key changes, or the sort does (a filter keystroke then only filters, and
+        a status change that moves no row sorts nothing)."""
         if self._sorted is None:
-            rows = self._rows.values()
-            if self.sort_mode == "status":
-                self._sorted = sorted(rows, key=lambda r: (r.status_rank, r.name, r.key))
-            elif self.sort_mode == "recency":
-                self._sorted = sorted(rows, key=lambda r: (-r.started, r.name, r.key))
-            else:
-                self._sorted = sorted(rows, key=lambda r: (r.name, r.key))
+            mode = self.sort_mode
+            rows = sorted(self._rows.values(), key=lambda r: _sort_key(r, mode))
+            self._sorted = [r.key for r in rows]
         return self._sorted
 
     def _ordered(self) -> list[str]:
         words = self.filter_text.lower().split()
-        rows = self._sorted_rows()
+        keys = self._sorted_keys()
+        rows = self._rows
         if self.shown_context is not None:
-            rows = [r for r in rows if r.context == self.shown_context]
+            shown = self.shown_context
+            keys = [k for k in keys if rows[k].context == shown]
         if not words:
-            return [r.key for r in rows]
+            return list(keys)
         if len(words) == 1:
             word = words[0]
-            return [r.key for r in rows if word in r.search]
-        return [r.key for r in rows if all(w in r.search for w in words)]
+            return [k for k in keys if word in rows[k].search]
+        return [k for k in keys if all(w in rows[k].search for w in words)]
 
     def _reorder(self) -> None:
         order = self._ordered()
@@ -402,19 +437,17 @@ class PipelinesScreen(Screen[None]):
     def _fit_columns(self) -> None:
         if not self.is_mounted:
             return
-        names = [len(r.name) for r in self._rows.values()] or [0]
-        stages = [r.cells["stage"].cell_len for r in self._rows.values()] or [0]
+        lengths = self._lengths
         widths = {
-            "name": _bounded(max(names), NAME_BOUNDS),
+            "name": _bounded(max(lengths["name"], default=0), NAME_BOUNDS),
             "status": STATUS_WIDTH,
-            "stage": _bounded(max(stages), STAGE_BOUNDS),
+            "stage": _bounded(max(lengths["stage"], default=0), STAGE_BOUNDS),
             "started": TIME_WIDTH,
             "duration": TIME_WIDTH,
         }
         if self.contexts:
-            regions = [r.cells["region"].cell_len for r in self._rows.values() if r.context]
             widths["account"] = ACCOUNT_WIDTH
-            widths["region"] = _bounded(max(regions or [0]), REGION_BOUNDS)
+            widths["region"] = _bounded(max(lengths["region"], default=0), REGION_BOUNDS)
         padding = 2 * self.table.cell_padding * len(self.table.columns)
         # Room for the vertical scrollbar, so a long list does not push a column out.
         available = self.table.size.width or self.size.width
@@ -457,6 +490,9 @@ class PipelinesScreen(Screen[None]):
         gap = max(width - summary.cell_len - right.cell_len - 2, 2)
         summary.append(" " * gap)
         summary.append_text(right)
+        if summary == self._summary:
+            return  # most changes of a row change no count
+        self._summary = summary
         # One line whatever it says: no layout pass for it (a keystroke costs less).
         self.query_one("#summary", Static).update(summary, layout=False)
 
@@ -550,3 +586,11 @@ class PipelinesScreen(Screen[None]):
 def _bounded(value: int, bounds: tuple[int, int]) -> int:
     low, high = bounds
     return min(max(value, low), high)
+
+
+def _sort_key(row: _Row, mode: SortMode) -> tuple[Any, ...]:
+    if mode == "status":
+        return (row.status_rank, row.name, row.key)
+    if mode == "recency":
+        return (-row.started, row.name, row.key)
+    return (row.name, row.key)
