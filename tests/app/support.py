@@ -35,6 +35,7 @@ def fast_poll(**overrides: float) -> PollSettings:
         "visible": 0.3,
         "visible_active": 0.2,
         "round_robin": 0.5,
+        "round_robin_cycle": 0.0,
         "pipelines": 1.0,
         "max_rate": 50.0,
         "event_debounce": 0.1,

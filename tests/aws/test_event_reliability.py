@@ -52,6 +52,7 @@ RECONCILE = ReconcileSettings(
     debounce=0.1,
     debounce_max=0.4,
     round_robin_step=ROUND_ROBIN_STEP,
+    round_robin_cycle=0,
     poll_interval=0.5,
     visible_interval=5.0,
     visible_active_interval=5.0,

@@ -135,7 +135,7 @@ async def test_a_steady_stream_of_events_still_refreshes_within_debounce_max() -
 
 
 async def test_round_robin_refreshes_the_least_recent_one_step_at_a_time() -> None:
-    time, service, scheduler, _ = make(ReconcileSettings(round_robin_step=3.0))
+    time, service, scheduler, _ = make(ReconcileSettings(round_robin_step=3.0, round_robin_cycle=0))
     scheduler.set_pipelines(["a", "b", "c"])
     task = asyncio.ensure_future(scheduler.run())
     await time.advance(2)
@@ -147,6 +147,34 @@ async def test_round_robin_refreshes_the_least_recent_one_step_at_a_time() -> No
     gaps = [b - a for (_, a), (_, b) in zip(service.fetched, service.fetched[1:], strict=False)]
     assert all(gap == pytest.approx(3.0) for gap in gaps)
     assert scheduler.counts["round-robin"] == 6
+    scheduler.close()
+    await task
+
+
+async def test_round_robin_reads_no_pipeline_more_often_than_its_cycle() -> None:
+    """Three pipelines at a step of 3 s would each be read every 9 s; a cycle of 30 s
+    spaces the reads so that each pipeline waits at least 30 s since its last read (and at
+    most the two others' steps more: their turns come in between)."""
+    settings = ReconcileSettings(round_robin_step=3.0, round_robin_cycle=30.0)
+    time, service, scheduler, _ = make(settings)
+    scheduler.set_pipelines(["a", "b", "c"])
+    task = asyncio.ensure_future(scheduler.run())
+    await time.advance(2)
+    first_reads = {name: when for name, when in service.fetched}
+    service.fetched.clear()
+    await time.advance(65)
+    assert service.names_fetched() == ["a", "b", "c", "a", "b", "c"]
+    last: dict[str, float] = dict(first_reads)
+    for name, when in service.fetched:
+        assert 30.0 - 0.01 <= when - last[name] <= 30.0 + 2 * 3.0 + 0.01
+        last[name] = when
+    assert scheduler.counts["round-robin"] == 6
+    # An event's read counts as a read: the round robin then leaves that pipeline longer.
+    scheduler.notify_event("a")
+    await time.advance(1)
+    service.fetched.clear()
+    await time.advance(25)
+    assert "a" not in service.names_fetched()
     scheduler.close()
     await task
 

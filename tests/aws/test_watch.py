@@ -34,6 +34,7 @@ FAST = ReconcileSettings(
     debounce=0.05,
     debounce_max=0.2,
     round_robin_step=0.3,
+    round_robin_cycle=0,
     poll_interval=0.3,
     visible_interval=0.2,
     visible_active_interval=0.1,

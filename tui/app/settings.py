@@ -83,7 +83,10 @@ class PollSettings(BaseModel):
     """...and this often while something in it runs."""
     round_robin: float = Field(default=3.0, gt=0)
     """With live events, one pipeline is re-read every this many seconds, the least recently
-    read first: a safety net for events that never arrive."""
+    read first: a safety net for events that never arrive..."""
+    round_robin_cycle: float = Field(default=60.0, ge=0)
+    """...but that safety net re-reads no pipeline more often than this (with few pipelines
+    it slows down)."""
     pipelines: float = Field(default=60.0, gt=0)
     """The list of pipelines (new and deleted ones) is re-read this often."""
     max_rate: float | None = Field(default=None, gt=0)
