@@ -247,10 +247,12 @@ async def test_a_changed_row_moves_in_the_sort_and_the_filter_and_resizes_its_co
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(
             pilot,
-            lambda: table(app).row_count == 3
-            and row(app, "z-slow")["status"] == "● In progress"
-            and row(app, "c-green")["status"] == "✓ Succeeded"
-            and row(app, "b-gated")["status"] == "◆ Awaiting approval",
+            lambda: (
+                table(app).row_count == 3
+                and row(app, "z-slow")["status"] == "● In progress"
+                and row(app, "c-green")["status"] == "✓ Succeeded"
+                and row(app, "b-gated")["status"] == "◆ Awaiting approval"
+            ),
         )
         stage_width = table(app).columns[ColumnKey("stage")].width
         assert stage_width == len("PackageAndShipIt")
