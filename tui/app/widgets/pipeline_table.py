@@ -52,6 +52,7 @@ each cell through rich costs 0.1 to 0.4 ms, and a 120x36 terminal shows 200):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import ClassVar
 
@@ -70,6 +71,29 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets._data_table import Row
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """What every body line of one frame reads and nothing in the frame changes: the table's
+    reactives, its columns and their widths (each a descriptor or a walk when asked)."""
+
+    simple: bool
+    """A row cursor and no fixed rows or columns, labels or zebra stripes: our way."""
+    width: int
+    scroll_x: int
+    scroll_y: int
+    fixed_height: int
+    """The lines above the scrolling rows (the header's)."""
+    columns: tuple[ColumnKey, ...]
+    widths: tuple[int, ...]
+    cursor_row: int
+    hover_row: int
+    show_cursor: bool
+    show_hover: bool
+    foreground_priority: str
+    background_priority: str
+
 
 RENDERED_CELLS = 20_000
 """Cells, contents and lines kept across `show` (each; about a hundred screens of cells)."""
@@ -115,8 +139,10 @@ class PipelineTable(DataTable[Text]):
         self._frame_style: Style | None = None
         self._frame_components: dict[tuple[str, ...], RenderStyles] | None = None
         self._frame_options: ConsoleOptions | None = None
-        # Body cells drawn without their row's meta: key -> (the cell, segments).
-        self._unplaced: dict[tuple[object, ...], tuple[Text, list[Segment]]] = {}
+        self._frame: _Frame | None = None
+        # Body cells drawn without their row's meta: key -> (the cell, segments, the same
+        # segments simplified).
+        self._unplaced: dict[tuple[object, ...], tuple[Text, list[Segment], list[Segment]]] = {}
         # Drawn body lines by row key: (what the line depends on, its cells, the strip).
         self._lines: dict[RowKey, tuple[tuple[object, ...], tuple[Text, ...], Strip]] = {}
         # The lines' rows, for the rows shown: (the locations map, its size, the offsets).
@@ -263,12 +289,50 @@ class PipelineTable(DataTable[Text]):
         self._frame_style = super().rich_style
         self._frame_components = {}
         self._frame_options = self.app.console_options
+        self._frame = self._frame_facts()
         try:
             return super().render_lines(crop)
         finally:
             self._frame_style = None
             self._frame_components = None
             self._frame_options = None
+            self._frame = None
+
+    def _frame_facts(self) -> _Frame:
+        columns = self.ordered_columns
+        scroll_x, scroll_y = self.scroll_offset
+        return _Frame(
+            simple=not (
+                self.fixed_rows
+                or self.fixed_columns
+                or self._labelled_row_exists
+                or self.zebra_stripes
+                or self.cursor_type != "row"
+            ),
+            width=self.size.width,
+            scroll_x=scroll_x,
+            scroll_y=scroll_y,
+            fixed_height=self.header_height if self.show_header else 0,
+            columns=tuple(column.key for column in columns),
+            widths=tuple(column.get_render_width(self) for column in columns),
+            cursor_row=self.cursor_coordinate.row,
+            hover_row=self.hover_coordinate.row,
+            show_cursor=self.show_cursor,
+            show_hover=self._show_hover_cursor,
+            foreground_priority=self.cursor_foreground_priority,
+            background_priority=self.cursor_background_priority,
+        )
+
+    def render_line(self, y: int) -> Strip:
+        """DataTable's `render_line`, from the frame's facts: it reads the size, the scroll
+        offset and the header's height again for every line (half of a line's cost when
+        one row changed)."""
+        frame = self._frame
+        if frame is None or not frame.simple:
+            return super().render_line(y)
+        if y >= frame.fixed_height:
+            y += frame.scroll_y
+        return self._render_line(y, frame.scroll_x, frame.scroll_x + frame.width, self.rich_style)
 
     @property
     def rich_style(self) -> Style:
@@ -299,13 +363,8 @@ class PipelineTable(DataTable[Text]):
         (`is`) with the same cursor and hover state and column widths; drawing it at an index
         adds that meta (`Strip.apply_style`, which keeps the result per style), which gives
         the segments DataTable draws there, meta included."""
-        if (
-            self.fixed_rows
-            or self.fixed_columns
-            or self._labelled_row_exists
-            or self.zebra_stripes
-            or self.cursor_type != "row"
-        ):
+        frame = self._frame or self._frame_facts()
+        if not frame.simple:
             return super()._render_line(y, x1, x2, base_style)
         try:
             row_key, line_in_row = self._get_offsets(y)
@@ -315,24 +374,23 @@ class PipelineTable(DataTable[Text]):
         row_index = self._row_locations.get(row_key)
         if cells is None or row_key is self._header_row_key or row_index is None:
             return super()._render_line(y, x1, x2, base_style)
-        cursor = self.cursor_coordinate.row == row_index
-        hover = self.hover_coordinate.row == row_index
-        width = self.size.width
-        widths = tuple(column.get_render_width(self) for column in self.ordered_columns)
+        cursor = frame.cursor_row == row_index
+        hover = frame.hover_row == row_index
+        widths = frame.widths
         signature = (
             line_in_row,
             x1,
             x2,
-            width,
+            frame.width,
             cursor,
             hover,
             base_style,
-            self.show_cursor,
-            self._show_hover_cursor,
+            frame.show_cursor,
+            frame.show_hover,
             self._pseudo_class_state,
             widths,
         )
-        ordered = [cells.get(column.key) for column in self.ordered_columns]
+        ordered = [cells.get(key) for key in frame.columns]
         if any(cell is None for cell in ordered):
             return super()._render_line(y, x1, x2, base_style)
         values = tuple(cell for cell in ordered if cell is not None)
@@ -372,17 +430,19 @@ class PipelineTable(DataTable[Text]):
         cell needs DataTable's way."""
         segments: list[Segment] = []
         for index, (cell, width) in enumerate(zip(cells, widths, strict=True)):
-            drawn = self._unplaced_cell(row_key, index, cell, base_style, width, cursor, hover)
+            drawn = self._unplaced_cell(
+                row_key, index, cell, base_style, width, cursor, hover, simplified=True
+            )
             if drawn is None:
                 return None
             segments.extend(drawn)
         segments.append(self._beyond_columns(widths, base_style, cursor, hover, _OUT_OF_BOUNDS))
-        width = self.size.width
-        return (
-            Strip(line_crop(segments, x1, x2, width))
-            .adjust_cell_length(width, base_style)
-            .simplify()
-        )
+        width = self._frame.width if self._frame is not None else self.size.width
+        # DataTable simplifies the whole line; each cell is simplified already (and kept so),
+        # and no two neighbours from different cells share a style: each segment carries its
+        # column's meta, the blank after the columns its own, and a blank added up to the
+        # width none. So the line's simplify would only compare every pair and merge none.
+        return Strip(line_crop(segments, x1, x2, width)).adjust_cell_length(width, base_style)
 
     def _unplaced_cell(
         self,
@@ -393,10 +453,21 @@ class PipelineTable(DataTable[Text]):
         width: int,
         cursor: bool,
         hover: bool,
+        *,
+        simplified: bool = False,
     ) -> list[Segment] | None:
-        """A body cell as `_render_cell` draws it, its meta without the row's index; None
-        for a cell that is not a one-line `Text` (the line then takes DataTable's way)."""
+        """A body cell as `_render_cell` draws it, its meta without the row's index
+        (`simplified`: its neighbours of one style merged, as in a drawn line); None for a
+        cell that is not a one-line `Text` (the line then takes DataTable's way)."""
         column_key = self._column_locations.get_key(column_index)
+        frame = self._frame
+        if frame is not None:
+            show_cursor, show_hover = frame.show_cursor, frame.show_hover
+            foreground, background = frame.foreground_priority, frame.background_priority
+        else:
+            show_cursor, show_hover = self.show_cursor, self._show_hover_cursor
+            foreground = self.cursor_foreground_priority
+            background = self.cursor_background_priority
         key = (
             row_key,
             column_key,
@@ -405,15 +476,15 @@ class PipelineTable(DataTable[Text]):
             width,
             cursor,
             hover,
-            self.show_cursor,
-            self._show_hover_cursor,
+            show_cursor,
+            show_hover,
             self._pseudo_class_state,
-            self.cursor_foreground_priority,
-            self.cursor_background_priority,
+            foreground,
+            background,
         )
         kept = self._unplaced.get(key)
         if kept is not None and kept[0] is cell:
-            return kept[1]
+            return kept[2] if simplified else kept[1]
         content = (
             self._content(row_key, column_key, cell, width) if column_key is not None else None
         )
@@ -423,10 +494,10 @@ class PipelineTable(DataTable[Text]):
             False,
             hover,
             cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
+            show_cursor,
+            show_hover,
+            foreground == "css",
+            background == "css",
         )
         if content is None:
             return None
@@ -434,8 +505,9 @@ class PipelineTable(DataTable[Text]):
         segments = list(Segment.apply_style(content, pre_style, post_style))
         if len(self._unplaced) >= RENDERED_CELLS:
             self._unplaced.clear()
-        self._unplaced[key] = (cell, segments)
-        return segments
+        merged = list(Segment.simplify(segments))
+        self._unplaced[key] = (cell, segments, merged)
+        return merged if simplified else segments
 
     def _render_line_in_row(
         self,
@@ -485,15 +557,17 @@ class PipelineTable(DataTable[Text]):
         meta: Style,
     ) -> Segment:
         """The blank after a row's last column, styled as DataTable styles it."""
-        remaining = max(0, self.size.width - sum(widths) - self._row_label_column_width)
+        frame = self._frame
+        width = frame.width if frame is not None else self.size.width
+        remaining = max(0, width - sum(widths) - self._row_label_column_width)
         extend_style, _ = self._get_styles_to_render_cell(
             False,
             False,
             False,
             hover,
             cursor,
-            self.show_cursor,
-            self._show_hover_cursor,
+            frame.show_cursor if frame is not None else self.show_cursor,
+            frame.show_hover if frame is not None else self._show_hover_cursor,
             False,
             False,
         )
