@@ -129,6 +129,35 @@ async def test_filter_narrows_as_you_type_and_escape_clears(endpoint: Endpoint) 
         assert app.focused is table(app)
 
 
+async def test_the_filter_box_keeps_its_width_and_scrolls_a_long_filter(
+    endpoint: Endpoint,
+) -> None:
+    """The box's virtual width stays its visible width while the text fits (a change of it
+    lays the whole screen out again); a text longer than the box still scrolls to its end."""
+    create_three(endpoint)
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: settled(app))
+        await pilot.press("slash")
+        box = app.screen.query_one("#filter", Input)
+        await pilot.press("g")
+        width = box.virtual_size.width
+        assert width == box.scrollable_content_region.width
+        await pilot.press(*"ate")
+        assert box.virtual_size.width == width
+        assert table(app).row_keys == ["gated"]
+        long = "gated " + "x" * width + "yz"
+        box.value = long[:-1]  # as if typed: the last keystroke is a real one
+        box.cursor_position = len(box.value)
+        await pilot.press("z")
+        await pilot.pause()
+        assert box.value == long
+        assert box.virtual_size.width > width
+        assert box.scroll_x > 0
+        shown = "".join(segment.text for segment in box.render_line(0))
+        assert shown.rstrip().endswith("yz")
+
+
 async def test_enter_in_the_filter_keeps_it_and_goes_back_to_the_table(
     endpoint: Endpoint,
 ) -> None:

@@ -51,6 +51,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.app.messages import OpenHistory, OpenPipeline
+from tui.app.widgets.filter_input import FilterInput
 from tui.app.widgets.glyphs import Palette, look
 from tui.app.widgets.masking import masked_if
 from tui.app.widgets.pipeline_table import PipelineTable
@@ -195,6 +196,7 @@ class PipelinesScreen(Screen[None]):
         self._palette: Palette | None = None
         self._widths: dict[str, int] = {}
         self._summary: Text | None = None
+        self._cursor_on_row: bool | None = None
 
     # Layout ------------------------------------------------------------------------------------
 
@@ -205,7 +207,7 @@ class PipelinesScreen(Screen[None]):
         for key, label in columns:
             table.add_column(label, key=key, width=len(label))
         yield table
-        yield Input(placeholder="filter pipelines (escape clears)", id="filter")
+        yield FilterInput(placeholder="filter pipelines (escape clears)", id="filter")
         yield StatusBar()
         yield Footer()
 
@@ -580,7 +582,12 @@ class PipelinesScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#pipelines")
     def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
-        self.refresh_bindings()
+        # Only whether a row is under the cursor changes a binding (`check_action`); the
+        # footer is composed again at each refresh, and a filter keystroke moves the cursor.
+        has_row = self.table.cursor_key is not None
+        if has_row != self._cursor_on_row:
+            self._cursor_on_row = has_row
+            self.refresh_bindings()
 
 
 def _bounded(value: int, bounds: tuple[int, int]) -> int:
