@@ -427,6 +427,47 @@ async def test_the_view_keeps_exactly_the_newest_lines(max_lines: int) -> None:
         )
 
 
+async def test_a_growing_log_keeps_its_scrollbars_in_step_without_laying_out_the_screen() -> None:
+    """Once the log overflows, a batch changes only the vertical extent: the scrollbar's
+    length and the end follow it, and the screen is not laid out again for it. A line wider
+    than the view (a horizontal scrollbar appears) still lays it out."""
+    from textual.app import App, ComposeResult
+
+    class Holder(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LogView(max_lines=500)
+
+    app = Holder()
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(LogView)
+        screen = app.screen
+        layouts = 0
+        layout = screen._refresh_layout
+
+        def counted(*args: Any, **kwargs: Any) -> None:
+            nonlocal layouts
+            layouts += 1
+            layout(*args, **kwargs)
+
+        screen._refresh_layout = counted  # type: ignore[method-assign]
+        view.write_batch([(0, f"line {i}") for i in range(30)])
+        await pilot.pause()
+        assert not view.show_horizontal_scrollbar
+        before = layouts
+        for start in range(30, 600, 30):
+            view.write_batch([(0, f"line {i}") for i in range(start, start + 30)])
+            await pilot.pause()
+            assert view.vertical_scrollbar.window_virtual_size == view.line_count
+            assert view.scroll_y == view.max_scroll_y
+            assert rendered_lines(view)[-1].startswith(f"line {start + 29}")
+        assert layouts == before
+        assert view.line_count == 500
+        view.write_batch([(0, "x" * 200)])
+        await pilot.pause()
+        assert view.show_horizontal_scrollbar
+        assert layouts > before
+
+
 # Snapshot ------------------------------------------------------------------------------------
 
 

@@ -324,7 +324,7 @@ class LogsScreen(Screen[None]):
                 stream = "•" * len(stream)
             title.append(" · ", style=muted)
             title.append(f"{self.location.group} {stream}", style=muted)
-        self.query_one("#log-title", Static).update(title)
+        self.query_one("#log-title", Static).update(title, layout=False)
 
     def _key(self, action: str, fallback: str) -> str:
         for key, active in self.active_bindings.items():
@@ -400,7 +400,9 @@ class LogsScreen(Screen[None]):
 
     def _show_state(self) -> None:
         if self.is_mounted:
-            self.query_one("#log-state", Static).update(self.state_text())
+            # One line, its height fixed in the style sheet: no layout (Static.update asks for
+            # one by default, which laid out and redrew the screen at every batch written).
+            self.query_one("#log-state", Static).update(self.state_text(), layout=False)
 
     def on_resize(self) -> None:
         self._show_state()

@@ -329,9 +329,42 @@ class LogView(ScrollView, can_focus=True):
 
     def _update_virtual_size(self) -> None:
         if self.wrap:
-            self.virtual_size = Size(self._wrap_width, self.row_count)
+            size = Size(self._wrap_width, self.row_count)
         else:
-            self.virtual_size = Size(self._widest + self._prefix_width, self.row_count)
+            size = Size(self._widest + self._prefix_width, self.row_count)
+        if size == self.virtual_size:
+            return
+        if not self._scrollbars_stay(size):
+            self.virtual_size = size
+            return
+        # A change of virtual size asks Textual to lay out the whole screen and draw all of
+        # it again (`virtual_size` is a layout reactive); a growing log changes it with every
+        # batch, ten times a second while following a chatty build, though the view keeps
+        # its place and its scrollbars. Then only the scrollbars' lengths and the scroll
+        # limits follow (what the layout would update here), and the view repaints.
+        self.set_reactive(LogView.virtual_size, size)
+        self._scroll_update(size)
+        self.refresh()
+
+    def _scrollbars_stay(self, size: Size) -> bool:
+        """Whether the scrollbars shown stay as they are at virtual size `size`: on each axis
+        the old and new extents are both beyond the view, or both well within it (short of
+        the other scrollbar's thickness too)."""
+        if not self.is_mounted or not self.container_size:
+            return False
+        old = self.virtual_size
+        width, height = self.container_size
+        styles = self.styles
+        vertical, horizontal = styles.scrollbar_size_vertical, styles.scrollbar_size_horizontal
+
+        def same_side(before: int, after: int, limit: int, slack: int) -> bool:
+            beyond = before > limit and after > limit
+            within = before <= limit - slack and after <= limit - slack
+            return beyond or within
+
+        return same_side(old.height, size.height, height, horizontal) and same_side(
+            old.width, size.width, width, vertical
+        )
 
     def _row_of(self, index: int, column: int = 0) -> int:
         """The row where a line (and a column of it) is drawn."""
