@@ -17,10 +17,12 @@ from tests.local.pipelines import (
     pipeline,
     stage,
     upload_source,
+    wait_approval_token,
     wait_status,
 )
 from tui.app.app import PipetopApp
 from tui.app.messages import OpenPipeline
+from tui.app.screens.history import HistoryScreen
 from tui.app.screens.pipeline import PipelineScreen
 from tui.app.screens.pipelines import COLUMNS, PipelinesScreen
 from tui.app.widgets.pipeline_table import PipelineTable
@@ -300,6 +302,44 @@ async def test_a_changed_row_moves_in_the_sort_and_the_filter_and_resizes_its_co
         assert table(app).columns[ColumnKey("stage")].width < stage_width
         await pilot.press("slash", *"succeeded")
         assert table(app).row_keys == ["c-green", "z-slow"]
+
+
+async def test_under_another_screen_the_list_holds_its_rows_until_it_is_back(
+    endpoint: Endpoint,
+) -> None:
+    """A change while the history screen covers the list reaches the list's rows when the
+    list is shown again, not before (Textual redraws the whole covering screen whenever
+    the one beneath draws)."""
+    client = create_three(endpoint)
+    app = app_for(endpoint)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: settled(app))
+        list_screen = app.screen
+        assert isinstance(list_screen, PipelinesScreen)
+        await pilot.press("j", "h")  # gated's history
+        await wait_until(pilot, lambda: isinstance(app.screen, HistoryScreen))
+        token = wait_approval_token(client, "gated", "Approve", "Release")
+        client.put_approval_result(
+            pipelineName="gated",
+            stageName="Approve",
+            actionName="Release",
+            token=token,
+            result={"status": "Approved", "summary": "by the test"},
+        )
+        await wait_until(
+            pilot,
+            lambda: (
+                (view := app.workspace.pipeline("gated")) is not None and view.status == "Succeeded"
+            ),
+            what="the watcher sees gated succeed",
+        )
+        await pilot.pause(0.3)
+        assert plain(list_screen.table.get_row("gated")[1]) == "◆ Awaiting approval"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is list_screen)
+        await pilot.pause()
+        assert row(app, "gated")["status"] == "✓ Succeeded"
+        assert "0 awaiting approval" in summary(app)
 
 
 async def test_an_empty_account_says_so(endpoint: Endpoint) -> None:

@@ -56,6 +56,7 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker
 
 from tui.app.messages import ActionRef, OpenArtifacts, OpenLogs, ProblemOccurred
+from tui.app.screens.covering import covered
 from tui.app.screens.pipeline import StageStrip, action_from_run, latest_runs
 from tui.app.widgets.action_row import ActionRow
 from tui.app.widgets.execution_header import ExecutionHeader, HeaderData, trigger_by
@@ -278,6 +279,7 @@ class HistoryScreen(Screen[None]):
         self.list_reads = 0
         self._loading = False
         self._next_read: Timer | None = None
+        self._changed_while_covered = False
         self._structures: dict[int, tuple[StageView, ...]] = {}
         self._stage_names: list[str] = []
         self._panels: list[StagePanel] = []
@@ -381,6 +383,9 @@ class HistoryScreen(Screen[None]):
         if self._next_read is not None:
             self._next_read.stop()
             self._next_read = None
+        if covered(self):
+            self._changed_while_covered = True  # read again when shown (`covering`)
+            return
         self._loading = True
         try:
             summaries = await self.watcher.executions(self.pipeline_name, max_items=self.wanted)
@@ -420,9 +425,20 @@ class HistoryScreen(Screen[None]):
 
     def workspace_changed(self, workspace: WorkspaceView, names: Iterable[str]) -> None:
         """The app saw this pipeline change: read the list again soon (not for the change
-        this screen's own read caused)."""
+        this screen's own read caused); under another screen, when it comes back
+        (`covering`)."""
         if self.pipeline_name in names and not self._loading and self.listed:
+            if covered(self):
+                self._changed_while_covered = True
+                return
             self.list_worker = self.read_list(delay=0.2)
+
+    def on_screen_resume(self) -> None:
+        if self._changed_while_covered:
+            self._changed_while_covered = False
+            if not self._loading and self.listed:
+                self.list_worker = self.read_list(delay=0.0)
+        self._tick()
 
     def _choose(self, execution_id: str, *, delay: float) -> None:
         if execution_id != self.chosen:
@@ -525,7 +541,7 @@ class HistoryScreen(Screen[None]):
         }
 
     def _tick(self) -> None:
-        if not self.executions:
+        if not self.executions or covered(self):
             return
         palette = self._palette()
         now = self.now()

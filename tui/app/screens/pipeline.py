@@ -64,6 +64,7 @@ from tui.app.messages import (
     OpenLogs,
     ProblemOccurred,
 )
+from tui.app.screens.covering import covered
 from tui.app.widgets.action_row import ActionRow
 from tui.app.widgets.execution_header import ExecutionHeader, HeaderData
 from tui.app.widgets.masking import masked_if, short_id
@@ -208,6 +209,7 @@ class PipelineScreen(Screen[None]):
         self._panels: list[StagePanel] = []
         self._marks: list[TransitionMark] = []
         self._focused_once = False
+        self._changed_while_covered = False
 
     # Layout ------------------------------------------------------------------------------------
 
@@ -239,6 +241,10 @@ class PipelineScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.watcher.set_visible(self.pipeline_name)
+        if self._changed_while_covered:
+            self._changed_while_covered = False
+            self.workspace_changed(self.watcher.workspace, frozenset({self.pipeline_name}))
+        self._tick()
 
     def on_unmount(self) -> None:
         if self.watcher.visible == self.pipeline_name:
@@ -248,6 +254,10 @@ class PipelineScreen(Screen[None]):
 
     def workspace_changed(self, workspace: WorkspaceView, names: frozenset[str] | set[str]) -> None:
         if self.pipeline_name not in names and self.view is not None:
+            return
+        if self.view is not None and covered(self):
+            # Under another screen (its logs): drawn when it comes back (`covering`).
+            self._changed_while_covered = True
             return
         view = workspace.pipeline(self.pipeline_name)
         if view is None:
@@ -361,7 +371,10 @@ class PipelineScreen(Screen[None]):
         return [row for panel in self._panels for row in panel.rows]
 
     def _tick(self) -> None:
-        """Elapsed times and approval waits, redrawn only where the text changed."""
+        """Elapsed times and approval waits, redrawn only where the text changed (not under
+        another screen: `covering`)."""
+        if covered(self):
+            return
         for row in self._rows():
             row.tick()
 

@@ -51,6 +51,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
 from tui.app.messages import OpenHistory, OpenPipeline
+from tui.app.screens.covering import covered
 from tui.app.widgets.filter_input import FilterInput
 from tui.app.widgets.glyphs import Palette, look
 from tui.app.widgets.masking import masked_if
@@ -197,6 +198,7 @@ class PipelinesScreen(Screen[None]):
         self._widths: dict[str, int] = {}
         self._summary: Text | None = None
         self._cursor_on_row: bool | None = None
+        self._changed_while_covered: set[str] = set()
 
     # Layout ------------------------------------------------------------------------------------
 
@@ -244,11 +246,25 @@ class PipelinesScreen(Screen[None]):
     # Data from the app --------------------------------------------------------------------------
 
     def workspace_changed(self, workspace: WorkspaceView | FleetView, names: Iterable[str]) -> None:
-        """The workspace after a change of `names` (all of them when the list changed)."""
+        """The workspace after a change of `names` (all of them when the list changed).
+        Under another screen the rows wait for this one to come back (`covering`)."""
         self.workspace = workspace
         # The watcher's first change is the first answer of ListPipelines (even an empty one).
         self.listed = True
+        if self._covered:
+            self._changed_while_covered.update(names)
+            return
         self._recompute(names)
+
+    @property
+    def _covered(self) -> bool:
+        return covered(self)
+
+    def on_screen_resume(self) -> None:
+        if self._changed_while_covered:
+            names, self._changed_while_covered = self._changed_while_covered, set()
+            self._recompute(names)
+        self._tick()
 
     def _recompute(self, names: Iterable[str]) -> None:
         """Rows of `names` again. What is worked out over every row (the sort, the column
@@ -369,7 +385,9 @@ class PipelinesScreen(Screen[None]):
 
     def _tick(self) -> None:
         """Ages and durations of the rows on screen (rows scrolled to or shown by a filter
-        catch up at the next tick, within a second)."""
+        catch up at the next tick, within a second; under another screen, at its return)."""
+        if self._covered:
+            return
         now = self.clock()
         palette = self.palette
         table = self.table
