@@ -41,7 +41,10 @@ def test_install_keeps_young_thresholds_and_uninstall_restores_everything() -> N
 def test_a_collection_waits_for_its_interval_and_a_pause_in_input() -> None:
     clock = Clock()
     runs: list[int] = []
-    collector = IdleCollector(every=30, quiet=1, longest=120, clock=clock, collect=runs.append)
+    old = [1000]
+    collector = IdleCollector(
+        every=30, quiet=1, longest=120, clock=clock, collect=runs.append, old_objects=lambda: old[0]
+    )
     assert not collector.tick()  # not installed: the collector is Python's own
     collector.install()
     try:
@@ -55,6 +58,7 @@ def test_a_collection_waits_for_its_interval_and_a_pause_in_input() -> None:
         assert collector.tick()
         assert runs == [2]
         assert not collector.tick()  # the interval starts again
+        old[0] = 1300  # grown by more than a quarter since
         # Input that never pauses still gets a collection after `longest`.
         for _ in range(120):
             clock.now += 1
@@ -62,6 +66,31 @@ def test_a_collection_waits_for_its_interval_and_a_pause_in_input() -> None:
             collector.tick()
         assert runs == [2, 2]
         assert collector.collections == 2
+    finally:
+        collector.uninstall()
+
+
+def test_a_due_collection_runs_only_once_the_old_generation_grew_by_a_quarter() -> None:
+    clock = Clock()
+    runs: list[int] = []
+    old = [1000]
+    collector = IdleCollector(
+        every=30, quiet=1, clock=clock, collect=runs.append, old_objects=lambda: old[0]
+    )
+    collector.install()
+    try:
+        clock.now += 30
+        assert collector.tick()  # the first: nothing to compare with
+        old[0] = 1200
+        clock.now += 30
+        assert not collector.tick()
+        assert collector.skipped == 1
+        clock.now += 29
+        assert not collector.tick()  # skipping starts the interval again
+        old[0] = 1251
+        clock.now += 1
+        assert collector.tick()
+        assert runs == [2, 2]
     finally:
         collector.uninstall()
 
