@@ -112,3 +112,44 @@ async def test_notifications_can_be_switched_off(tmp_path: Path) -> None:
         assert notifications(messages) == []
         assert "stale since" in bar_text(app)
         assert "Endpoint unreachable" in bar_text(app)
+
+
+async def test_a_bar_under_another_screen_redraws_when_its_screen_is_back() -> None:
+    """A bar whose screen an opaque screen covers takes each status without drawing it (a
+    covered screen that draws makes Textual repaint the whole screen in front); what it
+    draws once its screen is back is the latest status. Under a modal it keeps drawing."""
+    from textual.app import App, ComposeResult
+    from textual.screen import ModalScreen, Screen
+
+    from tui.aws.watch import WatchStatus
+
+    class Below(Screen[None]):
+        def compose(self) -> ComposeResult:
+            yield StatusBar()
+
+    class Holder(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(Below())
+
+    def drawn(bar: StatusBar) -> str:
+        return "".join(strip.text for strip in bar.render_lines(bar.size.region))
+
+    app = Holder()
+    async with app.run_test(size=(100, 10)) as pilot:
+        bar = app.screen.query_one(StatusBar)
+        bar.status = WatchStatus(region="eu-west-1")
+        await pilot.pause()
+        assert "eu-west-1" in drawn(bar)
+        app.push_screen(Screen())
+        await pilot.pause()
+        bar.status = WatchStatus(region="ap-south-2")
+        await pilot.pause()
+        assert "eu-west-1" in drawn(bar)  # held: not drawn while covered
+        app.pop_screen()
+        await pilot.pause()
+        assert "ap-south-2" in drawn(bar)
+        app.push_screen(ModalScreen())
+        await pilot.pause()
+        bar.status = WatchStatus(region="sa-east-1")
+        await pilot.pause()
+        assert "sa-east-1" in drawn(bar)

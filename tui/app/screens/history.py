@@ -55,8 +55,8 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker
 
+from tui.app.covering import covered
 from tui.app.messages import ActionRef, OpenArtifacts, OpenLogs, ProblemOccurred
-from tui.app.screens.covering import covered
 from tui.app.screens.pipeline import StageStrip, action_from_run, latest_runs
 from tui.app.widgets.action_row import ActionRow
 from tui.app.widgets.execution_header import ExecutionHeader, HeaderData, trigger_by

@@ -57,6 +57,7 @@ from textual.containers import HorizontalScroll
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from tui.app.covering import covered
 from tui.app.messages import (
     ActionRef,
     OpenArtifacts,
@@ -64,7 +65,6 @@ from tui.app.messages import (
     OpenLogs,
     ProblemOccurred,
 )
-from tui.app.screens.covering import covered
 from tui.app.widgets.action_row import ActionRow
 from tui.app.widgets.execution_header import ExecutionHeader, HeaderData
 from tui.app.widgets.masking import masked_if, short_id

@@ -50,8 +50,8 @@ from textual.events import Resize
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
+from tui.app.covering import covered
 from tui.app.messages import OpenHistory, OpenPipeline
-from tui.app.screens.covering import covered
 from tui.app.widgets.filter_input import FilterInput
 from tui.app.widgets.glyphs import Palette, look
 from tui.app.widgets.masking import masked_if

@@ -36,9 +36,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.reactive import reactive
+from textual.reactive import var
 from textual.widget import Widget
 
+from tui.app.covering import covered
 from tui.app.widgets.context_health import ContextHealth, render_health
 from tui.app.widgets.glyphs import Palette
 from tui.app.widgets.masking import mask_port
@@ -70,13 +71,15 @@ class StatusBar(Widget):
     }
     """
 
-    status: reactive[WatchStatus | None] = reactive(None)
-    contexts: reactive[tuple[ContextHealth, ...]] = reactive(())
+    # Not repainting reactives: a bar under another screen holds its redraw (`_changed`).
+    status: var[WatchStatus | None] = var(None)
+    contexts: var[tuple[ContextHealth, ...]] = var(())
     """Every context's health, when the bar speaks for several (then `status` is unused)."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self._age_reading = ""
+        self._stale = False
 
     def on_mount(self) -> None:
         # A bar mounted after the last status change starts from the app's current one (none
@@ -88,6 +91,28 @@ class StatusBar(Widget):
         if health is not None and not self.contexts:
             self.contexts = tuple(health(self.screen))
         self.set_interval(1.0, self._tick)
+        self.app.screen_change_signal.subscribe(self, self._screen_changed)
+
+    def watch_status(self) -> None:
+        self._changed()
+
+    def watch_contexts(self) -> None:
+        self._changed()
+
+    def _changed(self) -> None:
+        """Redraw, unless an opaque screen covers this bar's screen: the app hands every
+        bar on the stack each status (several a second while pipelines are read), and a
+        covered screen that draws makes Textual repaint the whole screen in front
+        (`tui.app.covering`). It redraws when its screen is shown again."""
+        if self.is_attached and covered(self.screen):
+            self._stale = True
+        else:
+            self.refresh()
+
+    def _screen_changed(self, screen: object) -> None:
+        if self._stale and self.is_attached and screen is self.screen:
+            self._stale = False
+            self.refresh()
 
     def _tick(self) -> None:
         """Redraw when the age reads differently ("5s ago" -> "6s ago"), not every second."""
@@ -103,7 +128,7 @@ class StatusBar(Widget):
             reading = "stale"
         if reading != self._age_reading:
             self._age_reading = reading
-            self.refresh()
+            self._changed()
 
     def _now(self) -> datetime:
         clock: Callable[[], datetime] | None = getattr(self.app, "clock", None)
