@@ -75,9 +75,15 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 @dataclass(frozen=True)
 class _Frame:
-    """What every body line of one frame reads and nothing in the frame changes: the table's
-    reactives, its columns and their widths (each a descriptor or a walk when asked)."""
+    """What every body line of one frame reads and nothing in the frame changes: the
+    widget's style (a walk up the DOM blending backgrounds), the console's options (built
+    anew at each ask), the table's reactives, its columns and their widths (each a
+    descriptor or a walk when asked); component styles (a merge of two style sheets) as
+    they are asked for."""
 
+    style: Style
+    options: ConsoleOptions
+    components: dict[tuple[str, ...], RenderStyles]
     simple: bool
     """A row cursor and no fixed rows or columns, labels or zebra stripes: our way."""
     width: int
@@ -135,10 +141,7 @@ class PipelineTable(DataTable[Text]):
         # Every row's cells by column key, shown or not. Shown rows share these dicts with
         # the table's own data, so `update_cell` and this cache never disagree.
         self._kept: dict[str, tuple[RowKey, Row, dict[ColumnKey, Text]]] = {}
-        # During one `render_lines`: the widget's style and its component styles by name.
-        self._frame_style: Style | None = None
-        self._frame_components: dict[tuple[str, ...], RenderStyles] | None = None
-        self._frame_options: ConsoleOptions | None = None
+        # During one `render_lines`: what its lines read (`_Frame`).
         self._frame: _Frame | None = None
         # Body cells drawn without their row's meta: key -> (the cell, segments, the same
         # segments simplified).
@@ -286,22 +289,23 @@ class PipelineTable(DataTable[Text]):
         component styles (a merge of two style sheets), and a new cell's content needs the
         console's options (built anew at each ask); none changes within a frame, so each is
         worked out once here."""
-        self._frame_style = super().rich_style
-        self._frame_components = {}
-        self._frame_options = self.app.console_options
         self._frame = self._frame_facts()
         try:
             return super().render_lines(crop)
         finally:
-            self._frame_style = None
-            self._frame_components = None
-            self._frame_options = None
             self._frame = None
+
+    def _facts(self) -> _Frame:
+        """The frame's facts; outside a frame (DataTable's own callers, the tests), now's."""
+        return self._frame or self._frame_facts()
 
     def _frame_facts(self) -> _Frame:
         columns = self.ordered_columns
         scroll_x, scroll_y = self.scroll_offset
         return _Frame(
+            style=super().rich_style,
+            options=self.app.console_options,
+            components={},
             simple=not (
                 self.fixed_rows
                 or self.fixed_columns
@@ -336,13 +340,13 @@ class PipelineTable(DataTable[Text]):
 
     @property
     def rich_style(self) -> Style:
-        frame = self._frame_style
-        return frame if frame is not None else super().rich_style
+        frame = self._frame
+        return frame.style if frame is not None else super().rich_style
 
     def get_component_styles(self, *names: str) -> RenderStyles:
-        components = self._frame_components
-        if components is None:
+        if self._frame is None:
             return super().get_component_styles(*names)
+        components = self._frame.components
         styles = components.get(names)
         if styles is None:
             styles = components[names] = super().get_component_styles(*names)
@@ -363,7 +367,7 @@ class PipelineTable(DataTable[Text]):
         (`is`) with the same cursor and hover state and column widths; drawing it at an index
         adds that meta (`Strip.apply_style`, which keeps the result per style), which gives
         the segments DataTable draws there, meta included."""
-        frame = self._frame or self._frame_facts()
+        frame = self._facts()
         if not frame.simple:
             return super()._render_line(y, x1, x2, base_style)
         try:
@@ -437,7 +441,7 @@ class PipelineTable(DataTable[Text]):
                 return None
             segments.extend(drawn)
         segments.append(self._beyond_columns(widths, base_style, cursor, hover, _OUT_OF_BOUNDS))
-        width = self._frame.width if self._frame is not None else self.size.width
+        width = self._facts().width
         # DataTable simplifies the whole line; each cell is simplified already (and kept so),
         # and no two neighbours from different cells share a style: each segment carries its
         # column's meta, the blank after the columns its own, and a blank added up to the
@@ -460,14 +464,9 @@ class PipelineTable(DataTable[Text]):
         (`simplified`: its neighbours of one style merged, as in a drawn line); None for a
         cell that is not a one-line `Text` (the line then takes DataTable's way)."""
         column_key = self._column_locations.get_key(column_index)
-        frame = self._frame
-        if frame is not None:
-            show_cursor, show_hover = frame.show_cursor, frame.show_hover
-            foreground, background = frame.foreground_priority, frame.background_priority
-        else:
-            show_cursor, show_hover = self.show_cursor, self._show_hover_cursor
-            foreground = self.cursor_foreground_priority
-            background = self.cursor_background_priority
+        frame = self._facts()
+        show_cursor, show_hover = frame.show_cursor, frame.show_hover
+        foreground, background = frame.foreground_priority, frame.background_priority
         key = (
             row_key,
             column_key,
@@ -557,17 +556,16 @@ class PipelineTable(DataTable[Text]):
         meta: Style,
     ) -> Segment:
         """The blank after a row's last column, styled as DataTable styles it."""
-        frame = self._frame
-        width = frame.width if frame is not None else self.size.width
-        remaining = max(0, width - sum(widths) - self._row_label_column_width)
+        frame = self._facts()
+        remaining = max(0, frame.width - sum(widths) - self._row_label_column_width)
         extend_style, _ = self._get_styles_to_render_cell(
             False,
             False,
             False,
             hover,
             cursor,
-            frame.show_cursor if frame is not None else self.show_cursor,
-            frame.show_hover if frame is not None else self._show_hover_cursor,
+            frame.show_cursor,
+            frame.show_hover,
             False,
             False,
         )
@@ -616,7 +614,7 @@ class PipelineTable(DataTable[Text]):
         if not isinstance(cell, Text) or inner < 1 or cell.no_wrap is False or "\n" in cell.plain:
             return None
         console = self.app.console
-        options = self._frame_options or self.app.console_options
+        options = self._facts().options
         justify = cell.justify or options.justify or DEFAULT_JUSTIFY
         blank = Style.null()
         overflow = cell.overflow or options.overflow or DEFAULT_OVERFLOW
