@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal
@@ -251,14 +251,10 @@ class PipelinesScreen(Screen[None]):
         self.workspace = workspace
         # The watcher's first change is the first answer of ListPipelines (even an empty one).
         self.listed = True
-        if self._covered:
+        if covered(self):
             self._changed_while_covered.update(names)
             return
         self._recompute(names)
-
-    @property
-    def _covered(self) -> bool:
-        return covered(self)
 
     def on_screen_resume(self) -> None:
         if self._changed_while_covered:
@@ -296,24 +292,16 @@ class PipelinesScreen(Screen[None]):
             self._reorder()
             self._show_summary()
 
-    def _count_row(self, row: _Row) -> None:
-        self._lengths["name"][len(row.name)] += 1
-        self._lengths["stage"][row.cells["stage"].cell_len] += 1
-        if row.context:
-            self._lengths["region"][row.cells["region"].cell_len] += 1
+    def _count_row(self, row: _Row, step: int = 1) -> None:
+        """Count a row's lengths in (`step` 1) or out (-1) of the columns' widths."""
+        for column, length in _lengths_of(row):
+            counts = self._lengths[column]
+            counts[length] += step
+            if counts[length] <= 0:
+                del counts[length]
 
     def _forget_row(self, row: _Row) -> None:
-        for column, length in (
-            ("name", len(row.name)),
-            ("stage", row.cells["stage"].cell_len),
-            ("region", row.cells["region"].cell_len if row.context else None),
-        ):
-            if length is None:
-                continue
-            lengths = self._lengths[column]
-            lengths[length] -= 1
-            if lengths[length] <= 0:
-                del lengths[length]
+        self._count_row(row, -1)
 
     @property
     def palette(self) -> Palette:
@@ -386,7 +374,7 @@ class PipelinesScreen(Screen[None]):
     def _tick(self) -> None:
         """Ages and durations of the rows on screen (rows scrolled to or shown by a filter
         catch up at the next tick, within a second; under another screen, at its return)."""
-        if self._covered:
+        if covered(self):
             return
         now = self.clock()
         palette = self.palette
@@ -611,6 +599,14 @@ class PipelinesScreen(Screen[None]):
 def _bounded(value: int, bounds: tuple[int, int]) -> int:
     low, high = bounds
     return min(max(value, low), high)
+
+
+def _lengths_of(row: _Row) -> Iterator[tuple[str, int]]:
+    """The lengths the widths of the name, stage and region columns follow."""
+    yield "name", len(row.name)
+    yield "stage", row.cells["stage"].cell_len
+    if row.context:
+        yield "region", row.cells["region"].cell_len
 
 
 def _sort_key(row: _Row, mode: SortMode) -> tuple[Any, ...]:
