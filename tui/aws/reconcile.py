@@ -88,8 +88,8 @@ class ReconcileSettings:
     """Events live: one pipeline is refreshed every this many seconds, oldest first..."""
     round_robin_cycle: float = 60.0
     """...unless that one was refreshed less than this long ago: then the round robin waits
-    until it was. [I] 10 pipelines at 3 s each were re-read every 30 s, which cost a
-    quiet app a third of its CPU, while events keep them current; a lost event is still
+    until it was. [I] 10 pipelines at 3 s each were re-read every 30 s, about a sixth of a
+    quiet app's CPU, while events keep them current; a lost event is still
     caught within a minute."""
     poll_interval: float = 10.0
     """Polling mode (no events): every pipeline is fetched this often."""
